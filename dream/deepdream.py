@@ -1,0 +1,118 @@
+"""Deep Dream: amplify what a layer, a channel or a class neuron sees in a picture.
+
+After Mordvintsev, Olah and Tyka, "Inceptionism: Going Deeper into Neural Networks"
+(Google Research blog, 2015) and the DeepDream notebook that came with it. Two ways of
+making an animation from it:
+
+- **feedback loop**: each frame dreams a little more on the previous frame, so the GIF
+  shows the patterns growing out of the photo;
+- **fractal zoom**: each frame crops a margin on every side, scales back up and dreams
+  again, so the GIF zooms forever into an ever-dreaming landscape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from dream import images
+from dream.engine import (ProgressCallback, ProgressTracker, Schedule, engine_for, resize,
+                          to_uint8, total_octave_steps)
+from dream.limits import DEFAULT_LIMITS, Limits, check_range, check_total_steps
+from dream.model import CLASS_LOGITS, InceptionModel
+from dream.objectives import Objective, channel, class_logit, layer_mean
+from dream.result import DreamResult
+
+DEFAULT_SCHEDULE = Schedule(steps=4, step_size=1.5, octaves=3, octave_scale=1.4)
+
+
+def dream_objective(
+    model: InceptionModel, layer: str = "mixed4c", channel_index: int | None = None,
+    class_name: str | None = None, squared: bool = False, class_tensor: str = CLASS_LOGITS,
+) -> Objective:
+    """The objective a Deep Dream user picks: a class neuron, else a channel, else a layer."""
+    if class_name:
+        return class_logit(model.class_index(class_name), tensor=class_tensor, name=class_name)
+    info = model.layer(layer)
+    if channel_index is not None:
+        if not 0 <= channel_index < info.channels:
+            raise ValueError(f"{layer} has channels 0 to {info.channels - 1}; got {channel_index}.")
+        return channel(layer, int(channel_index))
+    return layer_mean(layer, squared=squared)
+
+
+def _settings(technique: str, objective: Objective, schedule: Schedule, frames: int,
+              picture: np.ndarray, **extra) -> dict:
+    return {
+        "technique": technique,
+        "objective": objective.description,
+        "size": [int(picture.shape[1]), int(picture.shape[0])],
+        "frames": frames,
+        **extra,
+        **asdict(schedule),
+    }
+
+
+def _dream_frames(
+    model: InceptionModel, image, objective: Objective, schedule: Schedule, frames: int,
+    between_frames: Callable[[np.ndarray], np.ndarray] | None,
+    on_progress: ProgressCallback | None, limits: Limits, max_side: int | None,
+) -> tuple[list[np.ndarray], np.ndarray, list[str], bool, Schedule]:
+    """Runs the octave schedule `frames` times, each on the previous result."""
+    picture, notes = images.prepare(image, limits, max_side)
+    check_range("frames", frames, 1, limits.max_frames)
+    schedule = schedule.validated(limits)
+    steps_per_frame = total_octave_steps(*picture.shape[:2], schedule)
+    check_total_steps(steps_per_frame * frames, limits)
+
+    engine = engine_for(model)
+    tracker = ProgressTracker(steps_per_frame * frames, on_progress)
+    current = picture.astype(np.float32)
+    recorded = [picture]
+    for frame in range(frames):
+        if frame and between_frames is not None:
+            current = between_frames(current)
+        # Offsetting the step index gives every frame its own random shifts.
+        current = engine.run(objective, current, schedule, tracker=tracker,
+                             step_offset=frame * steps_per_frame, limits=limits)
+        recorded.append(to_uint8(current))
+        if tracker.stopped:
+            break
+    return recorded, picture, notes, tracker.stopped, schedule
+
+
+def deep_dream(
+    model: InceptionModel, image, objective: Objective, schedule: Schedule = DEFAULT_SCHEDULE,
+    *, frames: int = 8, on_progress: ProgressCallback | None = None,
+    limits: Limits = DEFAULT_LIMITS, max_side: int | None = None,
+) -> DreamResult:
+    """Feedback-loop Deep Dream: `frames` rounds of the octave schedule, each on the last."""
+    recorded, picture, notes, stopped, schedule = _dream_frames(
+        model, image, objective, schedule, frames, None, on_progress, limits, max_side)
+    settings = _settings("deep_dream", objective, schedule, frames, picture)
+    return DreamResult(recorded[-1], recorded, settings, notes, stopped)
+
+
+def zoom_in(image: np.ndarray, margin: float) -> np.ndarray:
+    """Crops `margin` (a fraction of each side) from every edge and scales back up."""
+    height, width = image.shape[:2]
+    dy, dx = max(1, round(height * margin)), max(1, round(width * margin))
+    cropped = tf.constant(image[dy:height - dy, dx:width - dx], tf.float32)
+    return resize(cropped, (height, width)).numpy()
+
+
+def fractal_zoom(
+    model: InceptionModel, image, objective: Objective, schedule: Schedule = DEFAULT_SCHEDULE,
+    *, frames: int = 12, zoom: float = 0.03, on_progress: ProgressCallback | None = None,
+    limits: Limits = DEFAULT_LIMITS, max_side: int | None = None,
+) -> DreamResult:
+    """Dream, zoom in by `zoom` of each side, dream again: `frames` times."""
+    check_range("zoom", zoom, 0.005, 0.25)
+    recorded, picture, notes, stopped, schedule = _dream_frames(
+        model, image, objective, schedule, frames, lambda frame: zoom_in(frame, zoom),
+        on_progress, limits, max_side)
+    settings = _settings("fractal_zoom", objective, schedule, frames, picture, zoom=zoom)
+    return DreamResult(recorded[-1], recorded, settings, notes, stopped)

@@ -1,0 +1,355 @@
+"""Finding, downloading and loading Google's inception5h GoogLeNet.
+
+Resolution order for the model files (`tensorflow_inception_graph.pb` and
+`imagenet_comp_graph_label_strings.txt`):
+
+1. an explicit path given to `load_model` (a folder holding the two files, or the zip);
+2. the environment variable `DREAM_MODEL_DIR` (same forms);
+3. the user cache (`$DREAM_CACHE_DIR`, else `$XDG_CACHE_HOME/deep-dream-studio`,
+   else `~/.cache/deep-dream-studio`);
+4. a download of `inception5h.zip` into that cache with Keras' `get_file`.
+
+A cached copy that fails to parse is deleted and fetched again. The graph is loaded once
+per process; layer names, channel counts and class names are read from the files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import shutil
+import threading
+import zipfile
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import tensorflow as tf
+
+MODEL_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
+GRAPH_FILE = "tensorflow_inception_graph.pb"
+LABELS_FILE = "imagenet_comp_graph_label_strings.txt"
+
+# The graph expects float32 NHWC pixels in 0..255 with this mean already subtracted.
+IMAGENET_MEAN = 117.0
+INPUT_NODE = "input"
+CLASS_LOGITS = "softmax2_pre_activation"
+CLASS_PROBABILITIES = "softmax2"
+# avgpool0 is a 7x7 VALID pool on a map 32x smaller than the input: the classifier
+# needs at least 224 pixels on each side.
+CLASSIFIER_MIN_SIDE = 224
+# The main path's feature layers, in order; every block also exposes its branches.
+BLOCK_PREFIXES = ("conv2d", "mixed")
+
+
+class ModelUnavailable(RuntimeError):
+    """The model could be neither found locally nor downloaded."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    channels: int
+    kind: str  # "block" (a main-path layer), "branch" (part of a block), "pre_relu"
+
+
+def _cache_root() -> Path:
+    if os.environ.get("DREAM_CACHE_DIR"):
+        return Path(os.environ["DREAM_CACHE_DIR"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(xdg) / "deep-dream-studio"
+
+
+def _model_url() -> str:
+    # Overridable so the download path can be exercised against a loopback server.
+    return os.environ.get("DREAM_MODEL_URL", MODEL_URL)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _files_in(folder: Path) -> tuple[Path, Path] | None:
+    """The two model files in `folder` (or one level below, as some unzippers nest)."""
+    for candidate in (folder, *sorted(p for p in folder.glob("*") if p.is_dir())):
+        graph, labels = candidate / GRAPH_FILE, candidate / LABELS_FILE
+        if graph.is_file() and labels.is_file():
+            return graph, labels
+    return None
+
+
+def _extract(zip_path: Path, into: Path) -> Path:
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(into)
+    except zipfile.BadZipFile as error:
+        raise ModelUnavailable(f"{zip_path} is not a valid zip archive ({error}).") from error
+    return into
+
+
+def _from_user_path(path: Path) -> tuple[Path, Path]:
+    """Model files from a folder or a zip the user pointed at; no download fallback."""
+    path = path.expanduser()
+    if path.is_file() and zipfile.is_zipfile(path):
+        target = _cache_root() / "extracted" / f"{path.stem}-{path.stat().st_mtime_ns}"
+        if _files_in(target) is None:
+            _extract(path, target)
+        path = target
+    if path.is_dir() and (found := _files_in(path)):
+        return found
+    raise ModelUnavailable(
+        f"No {GRAPH_FILE} and {LABELS_FILE} found at {path}. Point DREAM_MODEL_DIR at the "
+        f"folder holding them, or at inception5h.zip from {MODEL_URL}."
+    )
+
+
+def _download(cache: Path, force: bool) -> Path:
+    import keras
+
+    try:
+        extracted = keras.utils.get_file(
+            fname="inception5h", origin=_model_url(), extract=True, cache_dir=str(cache),
+            cache_subdir="models", force_download=force,
+        )
+    except Exception as error:  # noqa: BLE001 - any network/IO failure means "unavailable"
+        raise ModelUnavailable(
+            f"The inception5h model is not cached and could not be downloaded from "
+            f"{_model_url()} ({type(error).__name__}: {error}). Download inception5h.zip "
+            f"on a machine with internet and set DREAM_MODEL_DIR to the zip or to the "
+            f"folder holding {GRAPH_FILE} and {LABELS_FILE}."
+        ) from error
+    return Path(extracted)
+
+
+def _cached_dir() -> Path:
+    return _cache_root() / "models" / "inception5h"
+
+
+def resolve_model_files(path: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """(graph file, label file) following the resolution order in the module docstring."""
+    if path is not None:
+        return _from_user_path(Path(path))
+    if os.environ.get("DREAM_MODEL_DIR"):
+        return _from_user_path(Path(os.environ["DREAM_MODEL_DIR"]))
+
+    cached = _cached_dir()
+    if cached.is_dir() and (found := _files_in(cached)) and _is_valid_graph(found[0]):
+        return found
+    if cached.exists():
+        # Incomplete or corrupt: start over rather than trusting any of it.
+        shutil.rmtree(cached, ignore_errors=True)
+    found = _files_in(_download(_cache_root(), force=True))
+    if found is None or not _is_valid_graph(found[0]):
+        raise ModelUnavailable(
+            f"The file downloaded from {_model_url()} does not hold a valid {GRAPH_FILE}."
+        )
+    return found
+
+
+def _parse_graph(graph_file: Path) -> tf.compat.v1.GraphDef:
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString(graph_file.read_bytes())
+    return graph_def
+
+
+def _is_valid_graph(graph_file: Path) -> bool:
+    try:
+        names = {node.name for node in _parse_graph(graph_file).node}
+    except Exception:  # noqa: BLE001 - a truncated protobuf raises DecodeError and friends
+        return False
+    return {INPUT_NODE, CLASS_LOGITS, "mixed4c"} <= names
+
+
+# ----------------------------------------------------------------------------- graph facts
+
+
+def _channel_counts(graph_def) -> dict[str, int]:
+    """Output channels of every 4-D node, read off the weights (no shape inference)."""
+    nodes = {node.name: node for node in graph_def.node}
+    counts: dict[str, int] = {}
+
+    def channels(name: str) -> int | None:
+        name = name.split(":")[0].lstrip("^")
+        if name in counts:
+            return counts[name]
+        node = nodes[name]
+        result = None
+        if node.op == "Conv2D":
+            filter_node = nodes[node.input[1]]
+            result = filter_node.attr["value"].tensor.tensor_shape.dim[3].size
+        elif node.op in ("BiasAdd", "Relu", "MaxPool", "AvgPool", "LRN"):
+            result = channels(node.input[0])
+        elif node.op in ("Concat", "ConcatV2"):
+            values = node.input[1:] if node.op == "Concat" else node.input[:-1]
+            parts = [channels(value) for value in values]
+            result = sum(parts) if None not in parts else None
+        counts[name] = result
+        return result
+
+    for node in graph_def.node:
+        if node.op in ("Conv2D", "BiasAdd", "Relu", "MaxPool", "AvgPool", "LRN", "Concat",
+                       "ConcatV2"):
+            channels(node.name)
+    return {name: count for name, count in counts.items() if count is not None}
+
+
+def _feature_layers(graph_def) -> tuple[Layer, ...]:
+    """Layers a user can dream on, in graph order: blocks, their branches, pre-ReLU taps."""
+    counts = _channel_counts(graph_def)
+    layers = []
+    for node in graph_def.node:
+        name = node.name
+        if name not in counts or not name.startswith(BLOCK_PREFIXES) or "/" in name:
+            continue
+        if node.op in ("Relu", "Concat", "ConcatV2"):
+            kind = "branch" if "_" in name else "block"
+        elif node.op == "BiasAdd" and name.endswith("_pre_relu"):
+            kind = "pre_relu"
+        elif node.op == "MaxPool" and name.endswith("_pool"):
+            kind = "branch"
+        else:
+            continue
+        layers.append(Layer(name, counts[name], kind))
+    return tuple(layers)
+
+
+def _read_labels(labels_file: Path) -> tuple[str, ...]:
+    return tuple(line.strip() for line in labels_file.read_text(errors="replace").splitlines())
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+FeatureFn = Callable[[tf.Tensor], dict[str, tf.Tensor]]
+
+
+class InceptionModel:
+    """The frozen graph, differentiable in TF2, plus its layer and class facts.
+
+    `features(names)` returns a function from a batch of RGB pixels (0..255, NHWC) to the
+    named activations. Each distinct set of names gets its own graph function, pruned to
+    exactly the nodes those tensors need; the functions are cached and safe to call from
+    several threads at once.
+    """
+
+    def __init__(self, graph_def, labels: Sequence[str], source: str = "") -> None:
+        for node in graph_def.node:
+            # The 2015 export pins every node to /cpu:0; cleared, TF places ops on a GPU.
+            node.device = ""
+        self.graph_def = graph_def
+        self.source = source
+        self.labels = tuple(labels)
+        self.layers = _feature_layers(graph_def)
+        self._layer_index = {layer.name: layer for layer in self.layers}
+        self._node_names = {node.name for node in graph_def.node}
+        self.num_classes = self._channels_of_logits()
+        self._functions: OrderedDict[tuple[str, ...], FeatureFn] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _channels_of_logits(self) -> int:
+        nodes = {node.name: node for node in self.graph_def.node}
+        matmul = nodes[f"{CLASS_LOGITS}/matmul"] if f"{CLASS_LOGITS}/matmul" in nodes else None
+        if matmul is None:
+            return len(self.labels)
+        weights = nodes[matmul.input[1]].attr["value"].tensor.tensor_shape
+        return weights.dim[1].size
+
+    # --- facts
+
+    def layer(self, name: str) -> Layer:
+        """The named feature layer, or a ValueError listing close names."""
+        if name in self._layer_index:
+            return self._layer_index[name]
+        close = difflib.get_close_matches(name, self._layer_index, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise ValueError(f"Unknown layer {name!r}.{hint}")
+
+    def has_tensor(self, name: str) -> bool:
+        return name in self._node_names
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """Names of the classes that have one (the label file's first line is `dummy`)."""
+        return tuple(label for label in self.labels[1:] if label)
+
+    def class_index(self, name: str) -> int:
+        """Index into the 1008 logits of the class called `name` (case-insensitive)."""
+        wanted = name.strip().lower()
+        lowered = [label.lower() for label in self.labels]
+        if wanted in lowered and wanted != "dummy":
+            return lowered.index(wanted)
+        close = difflib.get_close_matches(wanted, lowered[1:], n=3)
+        hint = f" Did you mean {', '.join(repr(self.labels[lowered.index(c)]) for c in close)}?" if close else ""
+        raise ValueError(f"Unknown class {name!r}.{hint}")
+
+    # --- differentiable features
+
+    def features(self, names: Sequence[str]) -> FeatureFn:
+        key = tuple(sorted(set(names)))
+        for name in key:
+            if name not in self._node_names:
+                self.layer(name)  # raises with suggestions
+        with self._lock:
+            if key in self._functions:
+                self._functions.move_to_end(key)
+                return self._functions[key]
+            function = self._import(key)
+            self._functions[key] = function
+            while len(self._functions) > 8:  # each copy holds up to ~54 MB of weights
+                self._functions.popitem(last=False)
+            return function
+
+    def _import(self, names: tuple[str, ...]) -> FeatureFn:
+        pruned = _prune(self.graph_def, names)
+
+        def imported(pixels):
+            outputs = tf.graph_util.import_graph_def(
+                pruned, input_map={f"{INPUT_NODE}:0": pixels - IMAGENET_MEAN},
+                return_elements=[f"{name}:0" for name in names], name="",
+            )
+            return dict(zip(names, outputs))
+
+        spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        return tf.compat.v1.wrap_function(imported, [spec])
+
+
+def _prune(graph_def, outputs: Sequence[str]):
+    """The sub-graph that `outputs` depend on, so nothing else is imported or run."""
+    nodes = {node.name: node for node in graph_def.node}
+    needed, pending = set(), list(outputs)
+    while pending:
+        name = pending.pop().split(":")[0].lstrip("^")
+        if name not in needed:
+            needed.add(name)
+            pending.extend(nodes[name].input)
+    pruned = tf.compat.v1.GraphDef()
+    pruned.node.extend(node for node in graph_def.node if node.name in needed)
+    pruned.versions.CopyFrom(graph_def.versions)
+    return pruned
+
+
+def _load(graph_file: Path, labels_file: Path) -> InceptionModel:
+    try:
+        graph_def = _parse_graph(graph_file)
+    except Exception as error:  # noqa: BLE001
+        raise ModelUnavailable(f"{graph_file} is not a valid TensorFlow graph ({error}).") from error
+    if not {INPUT_NODE, CLASS_LOGITS} <= {node.name for node in graph_def.node}:
+        raise ModelUnavailable(f"{graph_file} is not the inception5h graph (nodes missing).")
+    return InceptionModel(graph_def, _read_labels(labels_file), source=str(graph_file))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_cached(graph_file: Path, labels_file: Path, mtime_ns: int) -> InceptionModel:
+    return _load(graph_file, labels_file)
+
+
+def load_model(path: str | os.PathLike | None = None) -> InceptionModel:
+    """The inception5h model, loaded once per process per file (see module docstring)."""
+    graph_file, labels_file = resolve_model_files(path)
+    return _load_cached(graph_file.resolve(), labels_file.resolve(), graph_file.stat().st_mtime_ns)
+
+
+def layer_table(model: InceptionModel, kinds: Sequence[str] = ("block",)) -> Mapping[str, int]:
+    """{layer name: channels} for the chosen kinds of layer, in graph order."""
+    return {layer.name: layer.channels for layer in model.layers if layer.kind in kinds}

@@ -1,0 +1,178 @@
+"""Objectives: small composable values that the engine maximises.
+
+An objective is a function of the model's activations to a scalar, after Lucid's
+`optvis.objectives`: `0.2 * channel("mixed4a", 20) + 0.8 * layer_mean("mixed4c")` is an
+objective, and so is `content + 5 * style - 0.1 * total_variation()`. The engine always
+*ascends*; a term to be minimised enters with a negative weight.
+
+Each objective carries:
+- `layers`: the model tensors it reads from the image being optimised;
+- `target_layers`: tensors it reads from the *target image*, an image that the engine
+  keeps aligned with the one being optimised (same octave size, same jitter, same tile),
+  e.g. the guide of guided hallucination or the content of style transfer;
+- `params`: the numbers that may change from one request to the next (weights, a channel
+  index, a guide's features, Gram matrices). They are fed to the compiled step as
+  tensors, so a new value never retraces it;
+- `key`: the structure (which terms, which layers); objectives with equal keys compile to
+  the same graph.
+
+`fn(acts, target_acts, params)` receives dicts of tensors: `acts[name]` for every name in
+`layers` (batch of one), plus `acts["input"]`, the pixels themselves (0..255).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Hashable, Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from dream.model import CLASS_LOGITS, CLASS_PROBABILITIES, CLASSIFIER_MIN_SIDE
+
+Tensors = Mapping[str, tf.Tensor]
+ObjectiveFn = Callable[[Tensors, Tensors, Tensors], tf.Tensor]
+PIXELS = "input"
+
+
+@dataclass(frozen=True, eq=False)
+class Objective:
+    key: Hashable
+    fn: ObjectiveFn
+    layers: frozenset[str] = frozenset()
+    target_layers: frozenset[str] = frozenset()
+    params: Mapping[str, np.ndarray] = field(default_factory=dict)
+    # Smallest input side the tensors are defined for (the classifier needs 224).
+    min_side: int = 0
+    description: str = ""
+    # For a weighted sum: its (weight, term) pairs, so sums of sums stay flat.
+    terms: tuple[tuple[float, "Objective"], ...] = ()
+
+    @property
+    def model_layers(self) -> frozenset[str]:
+        return self.layers - {PIXELS}
+
+    def __add__(self, other: "Objective") -> "Objective":
+        return _combine([(1.0, self), (1.0, other)])
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return _combine([(1.0, self), (-1.0, other)])
+
+    def __neg__(self) -> "Objective":
+        return _combine([(-1.0, self)])
+
+    def __mul__(self, weight: float) -> "Objective":
+        return _combine([(float(weight), self)])
+
+    __rmul__ = __mul__
+
+    def __repr__(self) -> str:
+        return f"Objective({self.description or self.key})"
+
+
+def weighted_sum(terms: list[tuple[float, Objective]]) -> Objective:
+    """Σ weight·objective; weights are parameters, so changing them does not retrace."""
+    return _combine(terms)
+
+
+def _combine(terms: list[tuple[float, Objective]]) -> Objective:
+    # Flatten nested sums so `a + b + c` is one sum of three terms, not a tree.
+    flat: list[tuple[float, Objective]] = []
+    for weight, term in terms:
+        if term.terms:
+            flat.extend((weight * inner_weight, inner) for inner_weight, inner in term.terms)
+        else:
+            flat.append((weight, term))
+
+    params: dict[str, np.ndarray] = {}
+    for i, (weight, term) in enumerate(flat):
+        params[f"{i}/weight"] = np.float32(weight)
+        params.update({f"{i}/{name}": value for name, value in term.params.items()})
+
+    def fn(acts: Tensors, target_acts: Tensors, p: Tensors) -> tf.Tensor:
+        total = tf.constant(0.0)
+        for i, (_, term) in enumerate(flat):
+            prefix = f"{i}/"
+            own = {name[len(prefix):]: v for name, v in p.items() if name.startswith(prefix)}
+            total += own.pop("weight") * term.fn(acts, target_acts, own)
+        return total
+
+    return Objective(
+        key=("sum", tuple(term.key for _, term in flat)),
+        fn=fn,
+        layers=frozenset().union(*(t.layers for _, t in flat)),
+        target_layers=frozenset().union(*(t.target_layers for _, t in flat)),
+        params=params,
+        min_side=max(t.min_side for _, t in flat),
+        description=" + ".join(f"{w:g}·{t.description or t.key}" for w, t in flat),
+        terms=tuple(flat),
+    )
+
+
+# ----------------------------------------------------------------------------- Deep Dream
+
+
+def layer_mean(layer: str, squared: bool = False) -> Objective:
+    """Mean activation of a layer (the TF tutorial), or mean square (Google's L2 dream)."""
+
+    def fn(acts, target_acts, params):
+        x = acts[layer]
+        return tf.reduce_mean(tf.square(x)) if squared else tf.reduce_mean(x)
+
+    kind = "mean square" if squared else "mean"
+    return Objective(("layer", layer, squared), fn, layers=frozenset({layer}),
+                     description=f"{kind} of {layer}")
+
+
+def channel(layer: str, index: int) -> Objective:
+    """Mean activation of one channel of a layer: one feature detector's pattern."""
+
+    def fn(acts, target_acts, params):
+        return tf.reduce_mean(tf.gather(acts[layer], params["channel"], axis=-1))
+
+    return Objective(("channel", layer), fn, layers=frozenset({layer}),
+                     params={"channel": np.int32(index)},
+                     description=f"{layer} channel {index}")
+
+
+def class_logit(index: int, tensor: str = CLASS_LOGITS, name: str = "") -> Objective:
+    """One class neuron, pre-softmax logit or softmax probability (e.g. "jellyfish").
+
+    On inputs larger than 224 px the classifier yields one row per 7×7 window of its last
+    feature map; the mean over rows asks for the class everywhere in the picture.
+    """
+    if tensor not in (CLASS_LOGITS, CLASS_PROBABILITIES):
+        raise ValueError(f"A class neuron lives in {CLASS_LOGITS} or {CLASS_PROBABILITIES}.")
+
+    def fn(acts, target_acts, params):
+        return tf.reduce_mean(tf.gather(acts[tensor], params["class"], axis=-1))
+
+    return Objective(("class", tensor), fn, layers=frozenset({tensor}),
+                     params={"class": np.int32(index)}, min_side=CLASSIFIER_MIN_SIDE,
+                     description=f"class {name or index} ({tensor})")
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def total_variation(norm: str = "l2") -> Objective:
+    """Mean difference between neighbouring pixels, in 0..1 units; minimise it (weight < 0).
+
+    `norm`: "l1" (mean |d|), "l2" (mean d²) or "course" (mean of (|dx|+|dy|)^1.2, the
+    form used in CS231n's exercises).
+    """
+    if norm not in ("l1", "l2", "course"):
+        raise ValueError(f"Unknown total-variation norm {norm!r}: use l1, l2 or course.")
+
+    def fn(acts, target_acts, params):
+        pixels = acts[PIXELS] / 255.0
+        dy = pixels[:, 1:, :-1, :] - pixels[:, :-1, :-1, :]
+        dx = pixels[:, :-1, 1:, :] - pixels[:, :-1, :-1, :]
+        if norm == "l1":
+            return tf.reduce_mean(tf.abs(dx)) + tf.reduce_mean(tf.abs(dy))
+        if norm == "l2":
+            return tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
+        return tf.reduce_mean(tf.pow(tf.abs(dx) + tf.abs(dy) + 1e-8, 1.2))
+
+    return Objective(("tv", norm), fn, layers=frozenset({PIXELS}),
+                     description=f"total variation ({norm})")
