@@ -28,6 +28,8 @@ from typing import Callable, Mapping, Sequence
 
 import tensorflow as tf
 
+from dream.graph_rewrite import optimize_for_gradients
+
 MODEL_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
 GRAPH_FILE = "tensorflow_inception_graph.pb"
 LABELS_FILE = "imagenet_comp_graph_label_strings.txt"
@@ -233,11 +235,14 @@ class InceptionModel:
     several threads at once.
     """
 
-    def __init__(self, graph_def, labels: Sequence[str], source: str = "") -> None:
+    def __init__(self, graph_def, labels: Sequence[str], source: str = "",
+                 rewrite: bool = True) -> None:
         for node in graph_def.node:
             # The 2015 export pins every node to /cpu:0; cleared, TF places ops on a GPU.
             node.device = ""
         self.graph_def = graph_def
+        # What actually runs: the same function, with the CPU-slow ops rewritten.
+        self._runnable = optimize_for_gradients(graph_def) if rewrite else graph_def
         self.source = source
         self.labels = tuple(labels)
         self.layers = _feature_layers(graph_def)
@@ -301,7 +306,7 @@ class InceptionModel:
             return function
 
     def _import(self, names: tuple[str, ...]) -> FeatureFn:
-        pruned = _prune(self.graph_def, names)
+        pruned = _prune(self._runnable, names)
 
         def imported(pixels):
             outputs = tf.graph_util.import_graph_def(

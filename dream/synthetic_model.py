@@ -18,6 +18,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+
+from dream.graphdefs import make_const, make_node
 
 GRAPH_FILE = "tensorflow_inception_graph.pb"
 LABELS_FILE = "imagenet_comp_graph_label_strings.txt"
@@ -51,51 +54,20 @@ KNOWN_LABELS = (
 )
 
 
-def _graph_pb2():
-    # Imported lazily: building the GraphDef needs only the protobuf classes.
-    from tensorflow.core.framework import graph_pb2
-
-    return graph_pb2
-
-
 class _GraphWriter:
     """Appends NodeDefs the way the 2015 exporter wrote them (with `/cpu:0` pins)."""
 
     def __init__(self, seed: int) -> None:
-        import tensorflow as tf
-
-        self._tf = tf
-        self.graph_def = _graph_pb2().GraphDef()
+        self.graph_def = tf.compat.v1.GraphDef()
         self.rng = np.random.default_rng(seed)
 
-    def node(self, name: str, op: str, inputs=(), **attrs):
-        from tensorflow.core.framework import attr_value_pb2
-
-        node = self.graph_def.node.add(name=name, op=op, input=list(inputs), device="/cpu:0")
-        for key, value in attrs.items():
-            attr = attr_value_pb2.AttrValue()
-            if isinstance(value, bool):
-                attr.b = value
-            elif isinstance(value, self._tf.DType):
-                attr.type = value.as_datatype_enum
-            elif isinstance(value, bytes):
-                attr.s = value
-            elif isinstance(value, (list, tuple)):
-                attr.list.i.extend(value)
-            elif isinstance(value, float):
-                attr.f = value
-            elif isinstance(value, int):
-                attr.i = value
-            elif isinstance(value, np.ndarray):
-                attr.tensor.CopyFrom(self._tf.make_tensor_proto(value))
-            else:
-                raise TypeError(f"unsupported attribute {key}={value!r}")
-            node.attr[key].CopyFrom(attr)
+    def node(self, name: str, op: str, inputs=(), **attrs) -> str:
+        self.graph_def.node.append(make_node(name, op, inputs, device="/cpu:0", **attrs))
         return name
 
     def const(self, name: str, value: np.ndarray) -> str:
-        value = np.asarray(value)
-        return self.node(name, "Const", dtype=self._tf.as_dtype(value.dtype), value=value)
+        self.graph_def.node.append(make_const(name, value, device="/cpu:0"))
+        return name
 
     def conv(self, name: str, x: str, in_ch: int, out_ch: int, size: int, stride: int = 1) -> str:
         """`<name>_pre_relu/conv` → `<name>_pre_relu` (BiasAdd) → `<name>` (Relu)."""
@@ -106,30 +78,30 @@ class _GraphWriter:
         bias = self.rng.uniform(0.0, 0.1, out_ch)
         w = self.const(f"{name}_w", weights.astype(np.float32))
         b = self.const(f"{name}_b", bias.astype(np.float32))
-        conv = self.node(f"{name}_pre_relu/conv", "Conv2D", [x, w], T=self._tf.float32,
+        conv = self.node(f"{name}_pre_relu/conv", "Conv2D", [x, w], T=tf.float32,
                          strides=[1, stride, stride, 1], padding=b"SAME", use_cudnn_on_gpu=True)
-        pre = self.node(f"{name}_pre_relu", "BiasAdd", [conv, b], T=self._tf.float32)
-        return self.node(name, "Relu", [pre], T=self._tf.float32)
+        pre = self.node(f"{name}_pre_relu", "BiasAdd", [conv, b], T=tf.float32)
+        return self.node(name, "Relu", [pre], T=tf.float32)
 
     def pool(self, name: str, x: str, op: str, size: int, stride: int, padding: bytes) -> str:
-        return self.node(name, op, [x], T=self._tf.float32, ksize=[1, size, size, 1],
+        return self.node(name, op, [x], T=tf.float32, ksize=[1, size, size, 1],
                          strides=[1, stride, stride, 1], padding=padding)
 
     def lrn(self, name: str, x: str) -> str:
-        return self.node(name, "LRN", [x], T=self._tf.float32, depth_radius=2, bias=2.0,
+        return self.node(name, "LRN", [x], T=tf.float32, depth_radius=2, bias=2.0,
                          alpha=2e-05, beta=0.75)
 
     def dense(self, name: str, x: str, in_features: int, out_features: int) -> str:
         """`<name>/reshape` → `<name>/matmul` → `<name>` (BiasAdd)."""
         shape = self.const(f"{name}/reshape/shape", np.array([-1, in_features], np.int32))
-        flat = self.node(f"{name}/reshape", "Reshape", [x, shape], T=self._tf.float32,
-                         Tshape=self._tf.int32)
+        flat = self.node(f"{name}/reshape", "Reshape", [x, shape], T=tf.float32,
+                         Tshape=tf.int32)
         weights = self.rng.normal(0.0, np.sqrt(1.0 / in_features), (in_features, out_features))
         w = self.const(f"{name}_w", weights.astype(np.float32))
         b = self.const(f"{name}_b", np.zeros(out_features, np.float32))
-        matmul = self.node(f"{name}/matmul", "MatMul", [flat, w], T=self._tf.float32,
+        matmul = self.node(f"{name}/matmul", "MatMul", [flat, w], T=tf.float32,
                            transpose_a=False, transpose_b=False)
-        return self.node(name, "BiasAdd", [matmul, b], T=self._tf.float32)
+        return self.node(name, "BiasAdd", [matmul, b], T=tf.float32)
 
 
 def _scaled(channels: int, width: float) -> int:
@@ -141,7 +113,7 @@ def build_graph_def(width: float = 1.0, seed: int = 0):
     if width <= 0:
         raise ValueError("width must be positive")
     g = _GraphWriter(seed)
-    tf = g._tf
+
     g.node("input", "Placeholder", dtype=tf.float32)
 
     ch = lambda c: _scaled(c, width)  # noqa: E731 - a one-word local alias
@@ -181,7 +153,7 @@ def build_graph_def(width: float = 1.0, seed: int = 0):
 
 
 def _auxiliary_head(g: _GraphWriter, index: int, x: str, in_ch: int, ch) -> None:
-    tf = g._tf
+
     pooled = g.pool(f"head{index}_pool", x, "AvgPool", 5, 3, b"VALID")
     bottleneck = g.conv(f"head{index}_bottleneck", pooled, in_ch, ch(128), 1)
     hidden = g.dense(f"nn{index}_pre_relu", bottleneck, 16 * ch(128), ch(1024))
