@@ -13,15 +13,14 @@ making an animation from it:
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from dream import images
-from dream.engine import (ProgressCallback, ProgressTracker, Schedule, engine_for, resize,
-                          to_uint8, total_octave_steps)
-from dream.limits import DEFAULT_LIMITS, Limits, check_range, check_total_steps
+from dream.engine import ProgressCallback, Schedule, resize
+from dream.frames import run_frames
+from dream.limits import DEFAULT_LIMITS, Limits, check_range
 from dream.model import CLASS_LOGITS, InceptionModel
 from dream.objectives import Objective, channel, class_logit, layer_mean
 from dream.result import DreamResult
@@ -56,44 +55,17 @@ def _settings(technique: str, objective: Objective, schedule: Schedule, frames: 
     }
 
 
-def _dream_frames(
-    model: InceptionModel, image, objective: Objective, schedule: Schedule, frames: int,
-    between_frames: Callable[[np.ndarray], np.ndarray] | None,
-    on_progress: ProgressCallback | None, limits: Limits, max_side: int | None,
-) -> tuple[list[np.ndarray], np.ndarray, list[str], bool, Schedule]:
-    """Runs the octave schedule `frames` times, each on the previous result."""
-    picture, notes = images.prepare(image, limits, max_side)
-    check_range("frames", frames, 1, limits.max_frames)
-    schedule = schedule.validated(limits)
-    steps_per_frame = total_octave_steps(*picture.shape[:2], schedule)
-    check_total_steps(steps_per_frame * frames, limits)
-
-    engine = engine_for(model)
-    tracker = ProgressTracker(steps_per_frame * frames, on_progress)
-    current = picture.astype(np.float32)
-    recorded = [picture]
-    for frame in range(frames):
-        if frame and between_frames is not None:
-            current = between_frames(current)
-        # Offsetting the step index gives every frame its own random shifts.
-        current = engine.run(objective, current, schedule, tracker=tracker,
-                             step_offset=frame * steps_per_frame, limits=limits)
-        recorded.append(to_uint8(current))
-        if tracker.stopped:
-            break
-    return recorded, picture, notes, tracker.stopped, schedule
-
-
 def deep_dream(
     model: InceptionModel, image, objective: Objective, schedule: Schedule = DEFAULT_SCHEDULE,
     *, frames: int = 8, on_progress: ProgressCallback | None = None,
     limits: Limits = DEFAULT_LIMITS, max_side: int | None = None,
 ) -> DreamResult:
     """Feedback-loop Deep Dream: `frames` rounds of the octave schedule, each on the last."""
-    recorded, picture, notes, stopped, schedule = _dream_frames(
-        model, image, objective, schedule, frames, None, on_progress, limits, max_side)
+    picture, notes = images.prepare(image, limits, max_side)
+    run = run_frames(model, picture, objective, schedule, frames, limits=limits,
+                     on_progress=on_progress)
     settings = _settings("deep_dream", objective, schedule, frames, picture)
-    return DreamResult(recorded[-1], recorded, settings, notes, stopped)
+    return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)
 
 
 def zoom_in(image: np.ndarray, margin: float) -> np.ndarray:
@@ -111,8 +83,8 @@ def fractal_zoom(
 ) -> DreamResult:
     """Dream, zoom in by `zoom` of each side, dream again: `frames` times."""
     check_range("zoom", zoom, 0.005, 0.25)
-    recorded, picture, notes, stopped, schedule = _dream_frames(
-        model, image, objective, schedule, frames, lambda frame: zoom_in(frame, zoom),
-        on_progress, limits, max_side)
+    picture, notes = images.prepare(image, limits, max_side)
+    run = run_frames(model, picture, objective, schedule, frames, limits=limits,
+                     on_progress=on_progress, between_frames=lambda frame: zoom_in(frame, zoom))
     settings = _settings("fractal_zoom", objective, schedule, frames, picture, zoom=zoom)
-    return DreamResult(recorded[-1], recorded, settings, notes, stopped)
+    return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)

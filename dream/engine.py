@@ -81,17 +81,19 @@ ProgressCallback = Callable[[Progress], Optional[bool]]
 class ProgressTracker:
     """Counts steps over a whole request and relays them to the caller's callback."""
 
-    def __init__(self, total: int, callback: ProgressCallback | None = None) -> None:
+    def __init__(self, total: int, callback: ProgressCallback | None = None,
+                 render: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.total = max(1, int(total))
         self.step = 0
         self.callback = callback
+        self.render = render or to_uint8  # working image → what the user should see
         self.stopped = False
 
     def advance(self, steps: int, image: np.ndarray | tf.Tensor) -> bool:
         """Adds `steps` and reports `image`; True when the caller asked to stop."""
         self.step = min(self.total, self.step + steps)
         if self.callback is not None and not self.stopped:
-            if self.callback(Progress(self.step, self.total, to_uint8(image))):
+            if self.callback(Progress(self.step, self.total, self.render(np.asarray(image)))):
                 self.stopped = True
         return self.stopped
 
@@ -202,6 +204,7 @@ class Engine:
         the random shifts, so successive calls (frames) get fresh ones.
         """
         schedule = schedule.validated(limits)
+        self.check(objective)
         if objective.target_layers and target_image is None:
             raise ValueError(f"{objective!r} compares against a target image; none was given.")
         height, width = image.shape[:2]
@@ -235,6 +238,20 @@ class Engine:
                     return resize(current, (height, width)).numpy()
             detail = current - base
         return current.numpy()
+
+    def check(self, objective: Objective) -> None:
+        """Refuses objectives whose layers or parameters do not fit this model."""
+        for name in objective.model_layers | objective.target_layers:
+            if not self.model.has_tensor(name):
+                self.model.layer(name)  # raises "Unknown layer …" with suggestions
+        for name, (fewest, most) in objective.channel_bounds.items():
+            channels = self.model.layer(name).channels
+            if not fewest <= channels <= most:
+                needs = f"{fewest}" if fewest == most else f"at least {fewest}"
+                raise ValueError(
+                    f"{objective.description or objective.key} needs {needs} channels at "
+                    f"{name}, which has {channels}."
+                )
 
     def value(self, objective: Objective, image: np.ndarray,
               target_image: np.ndarray | None = None) -> float:

@@ -47,6 +47,9 @@ class Objective:
     description: str = ""
     # For a weighted sum: its (weight, term) pairs, so sums of sums stay flat.
     terms: tuple[tuple[float, "Objective"], ...] = ()
+    # What the params assume of the model: {layer: (fewest, most) channels}; the engine
+    # checks them, so a guide or Gram from another layer fails with a clear message.
+    channel_bounds: Mapping[str, tuple[int, float]] = field(default_factory=dict)
 
     @property
     def model_layers(self) -> frozenset[str]:
@@ -106,6 +109,7 @@ def _combine(terms: list[tuple[float, Objective]]) -> Objective:
         min_side=max(t.min_side for _, t in flat),
         description=" + ".join(f"{w:g}·{t.description or t.key}" for w, t in flat),
         terms=tuple(flat),
+        channel_bounds={k: v for _, t in flat for k, v in t.channel_bounds.items()},
     )
 
 
@@ -130,9 +134,12 @@ def channel(layer: str, index: int) -> Objective:
     def fn(acts, target_acts, params):
         return tf.reduce_mean(tf.gather(acts[layer], params["channel"], axis=-1))
 
+    if index < 0:
+        raise ValueError(f"A channel index is ≥ 0 (got {index}).")
     return Objective(("channel", layer), fn, layers=frozenset({layer}),
                      params={"channel": np.int32(index)},
-                     description=f"{layer} channel {index}")
+                     description=f"{layer} channel {index}",
+                     channel_bounds={layer: (index + 1, float("inf"))})
 
 
 def class_logit(index: int, tensor: str = CLASS_LOGITS, name: str = "") -> Objective:
@@ -176,3 +183,88 @@ def total_variation(norm: str = "l2") -> Objective:
 
     return Objective(("tv", norm), fn, layers=frozenset({PIXELS}),
                      description=f"total variation ({norm})")
+
+
+# ----------------------------------------------------------------------------- guides
+
+
+def _energy(x: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.square(x)) + 1e-8
+
+
+SIMILARITIES = ("dot", "l1", "l2")
+
+
+def feature_similarity(layer: str, measure: str) -> Objective:
+    """Compares a layer's features with the target image's, position by position.
+
+    Each measure is divided by the target's feature scale, so it means the same at any
+    image size and layer: "dot" is 1 when the features equal the target's; "l1" and "l2"
+    are relative distances (0 when equal). Ascend "dot" or descend a distance to go
+    toward the target; the opposite to go away from it.
+    """
+    if measure not in SIMILARITIES:
+        raise ValueError(f"Unknown similarity {measure!r}: use {', '.join(SIMILARITIES)}.")
+
+    def fn(acts, target_acts, params):
+        features, target = acts[layer], tf.stop_gradient(target_acts[layer])
+        if measure == "dot":
+            return tf.reduce_mean(features * target) / _energy(target)
+        if measure == "l1":
+            return tf.reduce_mean(tf.abs(features - target)) / (tf.reduce_mean(tf.abs(target)) + 1e-8)
+        return tf.reduce_mean(tf.square(features - target)) / _energy(target)
+
+    return Objective(("similarity", layer, measure), fn, layers=frozenset({layer}),
+                     target_layers=frozenset({layer}), description=f"{measure} to guide at {layer}")
+
+
+def best_match(layer: str, guide_features: np.ndarray) -> Objective:
+    """Google's guided dreaming: each position pulls toward its most similar guide feature.
+
+    `guide_features` is an [n, channels] bag of the guide's feature vectors, so the guide
+    may have any size. The objective is the normalised dot product of every feature with
+    the guide vector that matches it best (the match itself is not differentiated).
+    """
+    guide_features = np.asarray(guide_features, np.float32)
+    if guide_features.ndim != 2:
+        raise ValueError("guide_features must be an [n, channels] array.")
+
+    def fn(acts, target_acts, params):
+        features = acts[layer]
+        flat = tf.reshape(features, [-1, tf.shape(features)[-1]])
+        guide = params["guide"]
+        best = tf.argmax(tf.matmul(flat, guide, transpose_b=True), axis=1)
+        matched = tf.stop_gradient(tf.gather(guide, best))
+        return tf.reduce_mean(flat * matched) / _energy(guide)
+
+    return Objective(("best_match", layer), fn, layers=frozenset({layer}),
+                     params={"guide": guide_features}, description=f"best match to guide at {layer}",
+                     channel_bounds={layer: (guide_features.shape[1],) * 2})
+
+
+# ----------------------------------------------------------------------------- style
+
+
+def gram_matrix(features: tf.Tensor) -> tf.Tensor:
+    """Channel correlations averaged over positions: [1,h,w,c] → [c,c], size-independent."""
+    flat = tf.reshape(features, [-1, tf.shape(features)[-1]])
+    return tf.matmul(flat, flat, transpose_a=True) / tf.cast(tf.shape(flat)[0], tf.float32)
+
+
+def style_distance(layer: str, target_gram: np.ndarray) -> Objective:
+    """Relative squared distance between the layer's Gram matrix and a style's (Gatys et al.).
+
+    Divided by the style Gram's energy, so every layer contributes on the same scale and
+    one style weight behaves the same for any image size.
+    """
+    target_gram = np.asarray(target_gram, np.float32)
+    if target_gram.ndim != 2 or target_gram.shape[0] != target_gram.shape[1]:
+        raise ValueError("A Gram matrix must be square.")
+
+    def fn(acts, target_acts, params):
+        gram, target = gram_matrix(acts[layer]), params["gram"]
+        return tf.reduce_mean(tf.square(gram - target)) / _energy(target)
+
+    return Objective(("style", layer), fn, layers=frozenset({layer}),
+                     params={"gram": target_gram}, description=f"style at {layer}",
+                     channel_bounds={layer: (target_gram.shape[0],) * 2})

@@ -1,0 +1,60 @@
+"""Animations: the engine's schedule run frame after frame, each frame recorded.
+
+Every technique makes its GIF the same way: a frame is one run of the octave schedule
+on the previous frame (optionally transformed first, e.g. zoomed), and the recorded
+frames start with the input, so the GIF shows how the result grew out of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from dream.engine import ProgressCallback, ProgressTracker, Schedule, engine_for, to_uint8, total_octave_steps
+from dream.limits import Limits, check_range, check_total_steps
+from dream.model import InceptionModel
+from dream.objectives import Objective
+
+
+@dataclass
+class FrameRun:
+    frames: list[np.ndarray]  # uint8, the input first
+    stopped: bool
+
+
+def run_frames(
+    model: InceptionModel, start: np.ndarray, objective: Objective, schedule: Schedule,
+    frames: int, *, limits: Limits, on_progress: ProgressCallback | None = None,
+    target_image: np.ndarray | None = None,
+    between_frames: Callable[[np.ndarray], np.ndarray] | None = None,
+    record: Callable[[np.ndarray], np.ndarray] = to_uint8,
+    first_frame: np.ndarray | None = None,
+) -> FrameRun:
+    """Runs the schedule `frames` times, each on the last result, recording every frame.
+
+    `start` is the float image the optimisation begins from; `first_frame` is what the
+    GIF opens with (default: `start`). `record` turns the working image into a frame
+    (e.g. restoring the content's colours); `between_frames` transforms the working image
+    before each frame but the first (e.g. the fractal zoom's crop and rescale).
+    """
+    check_range("frames", frames, 1, limits.max_frames)
+    schedule = schedule.validated(limits)
+    steps_per_frame = total_octave_steps(*start.shape[:2], schedule)
+    check_total_steps(steps_per_frame * frames, limits)
+
+    engine = engine_for(model)
+    tracker = ProgressTracker(steps_per_frame * frames, on_progress, render=record)
+    current = np.asarray(start, np.float32)
+    recorded = [to_uint8(first_frame if first_frame is not None else current)]
+    for frame in range(frames):
+        if frame and between_frames is not None:
+            current = between_frames(current)
+        # Offsetting the step index gives every frame its own random shifts.
+        current = engine.run(objective, current, schedule, target_image=target_image,
+                             tracker=tracker, step_offset=frame * steps_per_frame, limits=limits)
+        recorded.append(record(current))
+        if tracker.stopped:
+            break
+    return FrameRun(recorded, tracker.stopped)
