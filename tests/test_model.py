@@ -1,0 +1,329 @@
+"""Finding, downloading and loading inception5h (on the generated stand-in)."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dream
+from dream import model as model_module
+from dream import synthetic_model
+from dream.model import GRAPH_FILE, LABELS_FILE, MODEL_URL, ModelUnavailable
+
+# Same as conftest's MODEL_WIDTH/MODEL_SEED (checked by test_fixture_width_matches).
+MODEL_WIDTH = 0.125
+MODEL_SEED = 0
+
+
+def _write_dir(folder: Path, seed: int = MODEL_SEED) -> Path:
+    return synthetic_model.write_model_dir(folder, width=MODEL_WIDTH, seed=seed)
+
+
+def _cached_files(cache: Path) -> Path:
+    return cache / "models" / "inception5h"
+
+
+# ----------------------------------------------------------------------------- resolution
+
+
+def test_explicit_folder(tmp_path, fresh_cache, unreachable_url, monkeypatch):
+    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
+    folder = _write_dir(tmp_path / "explicit")
+    model = dream.load_model(folder)
+    assert Path(model.source) == (folder / GRAPH_FILE).resolve()
+    assert model.labels[1] == "jellyfish"
+    assert not _cached_files(fresh_cache).exists()  # nothing downloaded
+
+
+def test_explicit_zip(tmp_path, fresh_cache, unreachable_url, monkeypatch):
+    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
+    archive = synthetic_model.write_model_zip(tmp_path / "inception5h.zip", MODEL_WIDTH)
+    model = dream.load_model(archive)
+    # Extracted into the cache's "extracted" folder, not next to the user's zip.
+    assert Path(model.source).is_relative_to(fresh_cache.resolve() / "extracted")
+    assert {layer.name for layer in model.layers} >= {"mixed4c", "mixed5b"}
+    # A second load reuses the extraction and the loaded model.
+    assert dream.load_model(archive) is model
+
+
+def test_env_model_dir_folder(tmp_path, fresh_cache, unreachable_url, monkeypatch):
+    folder = _write_dir(tmp_path / "env-folder")
+    monkeypatch.setenv("DREAM_MODEL_DIR", str(folder))
+    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
+    model = dream.load_model()
+    assert Path(model.source) == (folder / GRAPH_FILE).resolve()
+
+
+def test_env_model_dir_nested_folder(tmp_path, fresh_cache, monkeypatch):
+    # Some unzippers add a level: <dir>/inception5h/<files>.
+    outer = tmp_path / "env-nested"
+    _write_dir(outer / "inception5h")
+    monkeypatch.setenv("DREAM_MODEL_DIR", str(outer))
+    model = dream.load_model()
+    assert Path(model.source).parent.name == "inception5h"
+
+
+def test_env_model_dir_zip(tmp_path, fresh_cache, unreachable_url, monkeypatch):
+    archive = synthetic_model.write_model_zip(tmp_path / "env" / "inception5h.zip", MODEL_WIDTH)
+    monkeypatch.setenv("DREAM_MODEL_DIR", str(archive))
+    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
+    model = dream.load_model()
+    source = Path(model.source)
+    assert source.name == GRAPH_FILE and (source.parent / LABELS_FILE).is_file()
+    assert source.is_relative_to(fresh_cache.resolve())
+
+
+def test_explicit_path_wins_over_env(tmp_path, fresh_cache, monkeypatch):
+    env_folder = _write_dir(tmp_path / "from-env")
+    explicit = _write_dir(tmp_path / "explicit-wins")
+    monkeypatch.setenv("DREAM_MODEL_DIR", str(env_folder))
+    assert Path(dream.load_model(explicit).source).parent == explicit.resolve()
+
+
+def test_env_model_dir_without_model_files(tmp_path, fresh_cache, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setenv("DREAM_MODEL_DIR", str(empty))
+    with pytest.raises(ModelUnavailable, match="DREAM_MODEL_DIR") as error:
+        dream.load_model()
+    assert str(empty) in str(error.value) and GRAPH_FILE in str(error.value)
+
+
+def test_bad_zip_is_refused(tmp_path, fresh_cache):
+    archive = tmp_path / "inception5h.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("README", "no model in here")
+    with pytest.raises(ModelUnavailable, match=GRAPH_FILE):
+        dream.load_model(archive)
+
+
+def test_corrupt_graph_in_user_folder(tmp_path, fresh_cache):
+    folder = _write_dir(tmp_path / "corrupt-user")
+    (folder / GRAPH_FILE).write_bytes(b"\x0a\xff\xff not a protobuf")
+    with pytest.raises(ModelUnavailable, match="not (a valid TensorFlow graph|the inception5h graph)"):
+        dream.load_model(folder)
+
+
+def test_valid_cache_is_used_without_network(fresh_cache, unreachable_url, monkeypatch):
+    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
+    cached = _write_dir(_cached_files(fresh_cache))
+    model = dream.load_model()
+    assert Path(model.source) == (cached / GRAPH_FILE).resolve()
+
+
+def test_download_into_cache_then_offline(tmp_path, fresh_cache, model_zip, http_server,
+                                          monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "inception5h.zip").write_bytes(model_zip.read_bytes())
+    server = http_server(served)
+    monkeypatch.setenv("DREAM_MODEL_URL", server.url("inception5h.zip"))
+
+    model = dream.load_model()
+    cached = _cached_files(fresh_cache)
+    assert (cached / GRAPH_FILE).is_file() and (cached / LABELS_FILE).is_file()
+    assert Path(model.source) == (cached / GRAPH_FILE).resolve()
+    assert server.requests == ["/inception5h.zip"]
+    assert model.class_index("jellyfish") == 1
+
+    server.stop()  # from now on the URL refuses connections
+    again = dream.load_model()
+    assert Path(again.source) == Path(model.source)
+    assert again.layer("mixed4c") == model.layer("mixed4c")
+    # The graph is still read from the cache on a fresh resolution.
+    graph, labels = model_module.resolve_model_files()
+    assert graph == cached / GRAPH_FILE and labels == cached / LABELS_FILE
+
+
+def test_corrupt_cache_is_fetched_again(tmp_path, fresh_cache, model_zip, http_server,
+                                        monkeypatch):
+    cached = _write_dir(_cached_files(fresh_cache))
+    good = (cached / GRAPH_FILE).read_bytes()
+    (cached / GRAPH_FILE).write_bytes(good[: len(good) // 3])  # an interrupted copy
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "inception5h.zip").write_bytes(model_zip.read_bytes())
+    server = http_server(served)
+    monkeypatch.setenv("DREAM_MODEL_URL", server.url("inception5h.zip"))
+
+    model = dream.load_model()
+    assert server.requests == ["/inception5h.zip"]
+    assert (cached / GRAPH_FILE).read_bytes() == zipfile.ZipFile(model_zip).read(GRAPH_FILE)
+    assert model.has_tensor("mixed4c")
+
+
+def test_cache_with_missing_label_file_is_fetched_again(tmp_path, fresh_cache, model_zip,
+                                                        http_server, monkeypatch):
+    cached = _write_dir(_cached_files(fresh_cache))
+    (cached / LABELS_FILE).unlink()
+    server = http_server(model_zip.parent)
+    monkeypatch.setenv("DREAM_MODEL_URL", server.url(model_zip.name))
+    model = dream.load_model()
+    assert len(server.requests) == 1
+    assert (cached / LABELS_FILE).is_file() and model.labels[0] == "dummy"
+
+
+def test_offline_without_cache_explains_what_to_do(fresh_cache, unreachable_url, monkeypatch):
+    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
+    with pytest.raises(ModelUnavailable) as error:
+        dream.load_model()
+    message = str(error.value)
+    assert "DREAM_MODEL_DIR" in message
+    assert unreachable_url in message
+    assert not (_cached_files(fresh_cache) / GRAPH_FILE).exists()
+
+
+def test_download_of_something_else_is_refused(tmp_path, fresh_cache, http_server, monkeypatch):
+    served = tmp_path / "served"
+    served.mkdir()
+    with zipfile.ZipFile(served / "inception5h.zip", "w") as archive:
+        archive.writestr(GRAPH_FILE, b"garbage")
+        archive.writestr(LABELS_FILE, "dummy\n")
+    server = http_server(served)
+    monkeypatch.setenv("DREAM_MODEL_URL", server.url("inception5h.zip"))
+    with pytest.raises(ModelUnavailable, match="valid"):
+        dream.load_model()
+
+
+def test_default_url_and_cache_location(monkeypatch, tmp_path):
+    monkeypatch.delenv("DREAM_MODEL_URL")
+    monkeypatch.delenv("DREAM_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert model_module._model_url() == MODEL_URL
+    assert model_module._cached_dir() == tmp_path / "deep-dream-studio" / "models" / "inception5h"
+
+
+def test_session_environment_is_isolated():
+    # conftest guarantees the outer environment cannot leak in.
+    assert "DREAM_MODEL_DIR" not in os.environ
+    assert os.environ["DREAM_MODEL_URL"].startswith("http://127.0.0.1:")
+    assert os.environ["DREAM_CACHE_DIR"]
+    assert not Path(os.environ["DREAM_CACHE_DIR"]).is_relative_to(Path.home() / ".cache")
+
+
+# ----------------------------------------------------------------------------- graph facts
+
+
+def test_fixture_width_matches(model_width, model_seed):
+    assert (model_width, model_seed) == (MODEL_WIDTH, MODEL_SEED)
+
+
+def _scaled(channels: int) -> int:
+    return synthetic_model._scaled(channels, MODEL_WIDTH)
+
+
+def test_blocks_in_order_with_their_channels(model):
+    blocks = [layer for layer in model.layers if layer.kind == "block"]
+    expected = {"conv2d0": _scaled(64), "conv2d1": _scaled(64), "conv2d2": _scaled(192)}
+    for name, c1, _c3r, c3, _c5r, c5, cp in synthetic_model.INCEPTION_BLOCKS:
+        expected[name] = _scaled(c1) + _scaled(c3) + _scaled(c5) + _scaled(cp)
+    assert [layer.name for layer in blocks] == list(expected)
+    assert {layer.name: layer.channels for layer in blocks} == expected
+    assert model_module.layer_table(model) == expected
+
+
+def test_branches_and_pre_relu_taps(model):
+    assert model.layer("mixed4c_3x3").kind == "branch"
+    assert model.layer("mixed4c_3x3").channels == _scaled(256)
+    assert model.layer("mixed4c_pool").kind == "branch"
+    assert model.layer("mixed4c_3x3_pre_relu").kind == "pre_relu"
+    assert model.layer("conv2d0_pre_relu").channels == _scaled(64)
+    # Heads and classifier internals are not offered as dream layers.
+    names = {layer.name for layer in model.layers}
+    assert not any(name.startswith(("head", "nn", "softmax", "maxpool")) for name in names)
+
+
+def test_channel_counts_match_activations(model, picture):
+    names = ["conv2d2", "mixed3b", "mixed4c_5x5"]
+    outputs = model.features(names)(picture[None].astype(np.float32))
+    for name in names:
+        assert outputs[name].shape[-1] == model.layer(name).channels
+
+
+def test_device_pins_are_cleared(model, model_dir):
+    pinned = synthetic_model.build_graph_def(width=MODEL_WIDTH, seed=MODEL_SEED)
+    assert any(node.device == "/cpu:0" for node in pinned.node)  # the 2015 export's pins
+    assert all(node.device == "" for node in model.graph_def.node)
+
+
+def test_classes(model):
+    assert model.num_classes == synthetic_model.NUM_LOGITS
+    assert model.class_index("jellyfish") == 1
+    assert model.class_index("  JellyFish ") == 1
+    assert model.class_index("great white shark") == 3
+    assert model.labels[model.class_index("synthetic class 0500")] == "synthetic class 0500"
+    assert "dummy" not in model.class_names
+    assert len(model.class_names) == 1000
+
+
+@pytest.mark.parametrize("name", ["dummy", "unicorn", ""])
+def test_unknown_class_is_refused(model, name):
+    with pytest.raises(ValueError, match="Unknown class"):
+        model.class_index(name)
+
+
+def test_unknown_class_suggests_close_names(model):
+    with pytest.raises(ValueError, match="Did you mean 'jellyfish'"):
+        model.class_index("jelyfish")
+
+
+def test_unknown_layer_suggests_close_names(model):
+    with pytest.raises(ValueError, match=r"Unknown layer 'mixed4x'.*Did you mean .*mixed4") as error:
+        model.layer("mixed4x")
+    assert isinstance(error.value, ValueError)
+    with pytest.raises(ValueError, match="Unknown layer"):
+        model.features(["mixed9z"])
+
+
+def test_features_are_cached_per_layer_set(model):
+    first = model.features(["mixed3a", "mixed3b"])
+    assert model.features(["mixed3b", "mixed3a", "mixed3a"]) is first
+
+
+def test_load_model_is_cached_per_file(tmp_path, fresh_cache):
+    folder = _write_dir(tmp_path / "cached-per-file")
+    first = dream.load_model(folder)
+    assert dream.load_model(folder) is first
+    graph = folder / GRAPH_FILE
+    stat = graph.stat()
+    os.utime(graph, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a newer copy
+    assert dream.load_model(folder) is not first
+
+
+# ----------------------------------------------------------------------------- graph rewrite
+
+
+def test_rewritten_graph_computes_the_same_function(model, model_dir, picture):
+    # What runs is the graph with LRN and sibling 1×1 convolutions rewritten; it must
+    # give the same activations and input gradients as the graph as written.
+    import tensorflow as tf
+
+    plain = model_module.InceptionModel(
+        model_module._parse_graph(model_dir / GRAPH_FILE), model.labels, rewrite=False)
+    ops = {node.op for node in model._runnable.node}
+    assert "LRN" not in ops and "SplitV" in ops  # the rewrite did happen
+    assert {node.name for node in model.graph_def.node if node.op == "LRN"}  # facts: original
+
+    names = ["localresponsenorm0", "conv2d2", "mixed3a_1x1_pre_relu", "mixed3a_3x3_bottleneck",
+             "mixed4c", "mixed5b_5x5_bottleneck_pre_relu", "softmax2_pre_activation"]
+    batch = tf.image.resize(tf.constant(picture, tf.float32)[None], (224, 256))
+    fast, slow = model.features(names)(batch), plain.features(names)(batch)
+    for name in names:
+        np.testing.assert_allclose(fast[name].numpy(), slow[name].numpy(), rtol=1e-3, atol=1e-3,
+                                   err_msg=name)
+
+    def input_gradient(m):
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            acts = m.features(["conv2d2", "mixed4a"])(batch)
+            loss = tf.reduce_mean(acts["mixed4a"]) + tf.reduce_mean(tf.square(acts["conv2d2"]))
+        return tape.gradient(loss, batch).numpy()
+
+    fast_grad, slow_grad = input_gradient(model), input_gradient(plain)
+    assert np.abs(fast_grad - slow_grad).max() <= 1e-3 * np.abs(slow_grad).max()
+    assert [layer.name for layer in plain.layers] == [layer.name for layer in model.layers]
