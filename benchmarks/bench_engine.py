@@ -1,17 +1,27 @@
 """Speed of the dream engine against the tutorial approach, in the same run.
 
-    python benchmarks/bench_engine.py            # full run (a few minutes on 2 cores)
+    python benchmarks/bench_engine.py            # full run (~10 minutes on 2 cores)
     python benchmarks/bench_engine.py --quick    # fewer steps and repeats
 
 Uses the width-1.0 generated graph (`dream.synthetic_model`): random weights, but the
 real inception5h's shapes, so a step costs what it costs on the real model.
 
 Each measurement runs in a fresh subprocess (its own peak RSS, its own thread pools, no
-state shared between engine and baseline), and engine and baseline alternate so that
-machine noise hits both. The baseline is the TensorFlow deep-dream tutorials' approach:
-one `tf.function` gradient call per tile (with an `input_signature`), the random roll
-and the tiling in NumPy, the step normalised by mean |g| — the same objective,
-normalisation, tiles and step size as the engine.
+state shared between variants), and the variants alternate so that machine noise hits
+all of them alike. Variants:
+
+- **baseline**: the TensorFlow deep-dream tutorials' approach, on the graph as
+  published: one `tf.function` gradient call per tile (with an `input_signature`, so no
+  retracing), the random roll and the tiling in NumPy, the step normalised by mean |g|;
+  the same objective, tiles, jitter and step size as the engine;
+- **engine, graph as published**: the engine's in-graph loop (roll, tiles and steps in
+  one compiled call) without the graph rewrite;
+- **engine**: what the app runs (in-graph loop + `dream.graph_rewrite`).
+
+Then: the machine's fp32 matmul rate and each step's FLOPs (convolutions and matmuls,
+forward to the objective's tensor and back to the input, counted from the graph), the
+end-to-end numbers of a request at the app's defaults, and the trace count over ten
+requests of different sizes.
 """
 
 from __future__ import annotations
@@ -49,10 +59,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def test_image(size: int):
+def test_image(height: int, width: int | None = None):
     import numpy as np
 
-    y, x = np.mgrid[0:size, 0:size]
+    y, x = np.mgrid[0:height, 0:width or height]
     return np.stack([128 + 90 * np.sin(x / 37.0), 128 + 90 * np.cos(y / 23.0),
                      128 + 60 * np.sin((x + y) / 51.0)], -1).astype(np.float32)
 
@@ -68,21 +78,25 @@ def objective_for(model, target: str):
 # ----------------------------------------------------------------------------- workers
 
 
-def work_engine(target: str, size: int, steps: int) -> dict:
+def work_engine(target: str, size: int, steps: int, rewrite: bool = True) -> dict:
     import dream
-    from dream.engine import Schedule
+    from dream.engine import Engine, Schedule
 
-    model = dream.load_model(MODEL_DIR)
-    engine = dream.engine_for(model)
+    model = dream.load_model(MODEL_DIR, rewrite=rewrite)
+    engine = Engine(model)
     objective = objective_for(model, target)
     image = test_image(size)
     schedule = Schedule(steps=steps, step_size=STEP_SIZE, octaves=1, tile_size=TILE_SIZE,
                         jitter=JITTER)
-    engine.run(objective, image, Schedule(steps=2, octaves=1, tile_size=TILE_SIZE))  # warm-up
+    engine.run(objective, image, Schedule(steps=1, octaves=1, tile_size=TILE_SIZE))  # warm-up
     start = time.perf_counter()
     engine.run(objective, image, schedule, steps_per_call=steps)
     elapsed = time.perf_counter() - start
     return {"seconds": elapsed, "steps": steps, "peak_rss_mb": peak_rss_mb()}
+
+
+def work_engine_published(target: str, size: int, steps: int) -> dict:
+    return work_engine(target, size, steps, rewrite=False)
 
 
 def work_baseline(target: str, size: int, steps: int) -> dict:
@@ -91,7 +105,7 @@ def work_baseline(target: str, size: int, steps: int) -> dict:
 
     import dream
 
-    model = dream.load_model(MODEL_DIR)
+    model = dream.load_model(MODEL_DIR, rewrite=False)
     objective = objective_for(model, target)
     features = model.features(objective.model_layers)
     params = {name: tf.constant(value) for name, value in objective.params.items()}
@@ -122,7 +136,7 @@ def work_baseline(target: str, size: int, steps: int) -> dict:
         return np.clip(image, 0, 255)
 
     image = test_image(size)
-    step(step(image))  # warm-up
+    step(image)  # warm-up
     start = time.perf_counter()
     for _ in range(steps):
         image = step(image)
@@ -130,10 +144,99 @@ def work_baseline(target: str, size: int, steps: int) -> dict:
     return {"seconds": elapsed, "steps": steps, "peak_rss_mb": peak_rss_mb()}
 
 
-WORKERS = {"engine": work_engine, "baseline": work_baseline}
+def work_machine(*_) -> dict:
+    """fp32 matmul rate: the best of a few 2048² products."""
+    import tensorflow as tf
+
+    n = 2048
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    matmul = tf.function(tf.linalg.matmul)
+    matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(5):
+            c = matmul(a, b)
+        c.numpy()
+        best = min(best, (time.perf_counter() - start) / 5)
+    return {"gflops": 2 * n ** 3 / best / 1e9}
 
 
-def run_worker(kind: str, target: str, size: int, steps: int) -> dict:
+def work_flops(target: str, size: int, _steps: int) -> dict:
+    """FLOPs of one step: conv/matmul forward to the tensor, and the same back to the input."""
+    import numpy as np
+    import tensorflow as tf
+
+    import dream
+    from dream.model import _prune
+
+    model = dream.load_model(MODEL_DIR, rewrite=False)
+    objective = objective_for(model, target)
+    graph = tf.Graph()
+    with graph.as_default():
+        pixels = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3])
+        tf.graph_util.import_graph_def(_prune(model.graph_def, list(objective.model_layers)),
+                                       input_map={"input:0": pixels}, name="")
+    forward = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":
+            kernel = op.inputs[1].shape
+            forward += 2 * np.prod(op.outputs[0].shape.as_list()) * kernel[0] * kernel[1] * kernel[2]
+        elif op.type == "MatMul":
+            rows, inner = op.inputs[0].shape
+            forward += 2 * rows * inner * op.inputs[1].shape[1]
+    # Backward to the input only (weights are constants): one transposed conv per conv.
+    return {"gflop_per_step": 2 * forward / 1e9}
+
+
+def work_e2e(_target: str, size: int, _steps: int) -> dict:
+    """One request at the app's defaults (Deep Dream on mixed4c), then ten of other sizes."""
+    import tempfile as tmp
+
+    import dream
+
+    model = dream.load_model(MODEL_DIR)
+    objective = dream.dream_objective(model, "mixed4c")
+    image = test_image(size).astype("uint8")
+    # Warm-up on another size: the model is loaded and the step compiled, as in a server.
+    dream.deep_dream(model, test_image(200, 300).astype("uint8"), objective, frames=1)
+
+    first_preview = []
+    start = time.perf_counter()
+
+    def on_progress(progress):
+        if not first_preview:
+            first_preview.append(time.perf_counter() - start)
+
+    result = dream.deep_dream(model, image, objective, on_progress=on_progress)
+    dreamed = time.perf_counter()
+    with tmp.TemporaryDirectory() as folder:
+        result.save_gif(Path(folder) / "dream.gif")
+        result.save_png(Path(folder) / "dream.png")
+    total = time.perf_counter() - start
+    gif_seconds = time.perf_counter() - dreamed
+
+    engine = dream.engine_for(model)
+    traces_before = engine.trace_count
+    sizes = [(180, 240), (256, 256), (300, 200), (333, 517), (400, 400), (512, 384),
+             (517, 333), (640, 480), (700, 300), (720, 720)]
+    for height, width in sizes:
+        dream.deep_dream(model, test_image(height, width).astype("uint8"), objective, frames=1,
+                         schedule=dream.Schedule(steps=1, octaves=2))
+    return {
+        "first_preview_s": first_preview[0], "total_s": total, "gif_s": gif_seconds,
+        "frames": len(result.frames), "peak_rss_mb": peak_rss_mb(),
+        "traces_over_ten_sizes": engine.trace_count - traces_before,
+        "traces_total": engine.trace_count,
+    }
+
+
+WORKERS = {"engine": work_engine, "engine_published": work_engine_published,
+           "baseline": work_baseline, "machine": work_machine, "flops": work_flops,
+           "e2e": work_e2e}
+
+
+def run_worker(kind: str, target: str = "-", size: int = 0, steps: int = 0) -> dict:
     command = [sys.executable, __file__, "--worker", kind, target, str(size), str(steps)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -142,26 +245,39 @@ def run_worker(kind: str, target: str, size: int, steps: int) -> dict:
 # ----------------------------------------------------------------------------- report
 
 
-def compare(target: str, size: int, steps: int, repeats: int) -> None:
-    results = {"engine": [], "baseline": []}
+VARIANTS = ("baseline", "engine_published", "engine")
+LABELS = {"baseline": "tutorial baseline", "engine_published": "engine, graph as published",
+          "engine": "engine (app)"}
+
+
+def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float) -> None:
+    results = {kind: [] for kind in VARIANTS}
     for _ in range(repeats):
-        for kind in ("baseline", "engine"):
+        for kind in VARIANTS:
             results[kind].append(run_worker(kind, target, size, steps))
+    gflop = run_worker("flops", target, size)["gflop_per_step"]
     megapixels = size * size / 1e6
+    print(f"\n{target} at {size}×{size} px: {gflop:.1f} GFLOP per step "
+          f"(median of {repeats} runs × {steps} steps)")
     rates = {}
-    for kind, runs in results.items():
-        ms = statistics.median(r["seconds"] / r["steps"] * 1000 for r in runs)
-        rates[kind] = megapixels / (ms / 1000)
+    for kind in VARIANTS:
+        runs = results[kind]
+        seconds = statistics.median(r["seconds"] / r["steps"] for r in runs)
+        rates[kind] = megapixels / seconds
         peak = max(r["peak_rss_mb"] for r in runs)
-        print(f"  {kind:9s} {target:8s} {size:5d}px  {ms:8.1f} ms/step  "
-              f"{rates[kind]:6.3f} Mpx·steps/s  peak RSS {peak:6.0f} MB")
-    print(f"  ratio engine/baseline: {rates['engine'] / rates['baseline']:.2f}x")
+        achieved = gflop / seconds
+        print(f"  {LABELS[kind]:28s} {seconds * 1000:8.1f} ms/step  {rates[kind]:6.3f} Mpx·steps/s  "
+              f"{achieved:6.1f} GFLOP/s ({achieved / peak_gflops:4.0%} of matmul peak)  "
+              f"peak RSS {peak:5.0f} MB")
+    for kind in VARIANTS[1:]:
+        print(f"  ratio {LABELS[kind]} / baseline: {rates[kind] / rates['baseline']:.2f}x")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Engine vs tutorial-style baseline.")
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "TARGET", "SIZE", "STEPS"))
+    parser.add_argument("--only", choices=("steps", "e2e"), help="run one part")
     args = parser.parse_args()
     if args.worker:
         kind, target, size, steps = args.worker
@@ -169,10 +285,22 @@ def main() -> None:
         return
 
     ensure_model()
-    steps, repeats = (4, 1) if args.quick else (10, 3)
-    print(f"width-1.0 generated inception5h, tile {TILE_SIZE}, {steps} steps × {repeats} repeats")
-    for target, size in (("mixed4c", 512), ("mixed4c", 1024), ("class", 512)):
-        compare(target, size, steps if size <= 512 else max(2, steps // 2), repeats)
+    steps, repeats = (3, 1) if args.quick else (8, 3)
+    peak = max(run_worker("machine")["gflops"] for _ in range(2))
+    print(f"width-1.0 generated inception5h; tile {TILE_SIZE}; machine fp32 matmul: {peak:.0f} GFLOP/s")
+    if args.only != "e2e":
+        for target, size in (("mixed4c", 512), ("mixed4c", 1024), ("class", 512)):
+            compare(target, size, steps if size <= 512 else max(2, steps // 2), repeats, peak)
+    if args.only != "steps":
+        for size in (512, 1024):
+            e2e = run_worker("e2e", "-", size)
+            print(f"\nEnd to end, Deep Dream at the defaults (mixed4c, {e2e['frames'] - 1} frames), "
+                  f"{size}×{size} px:")
+            print(f"  first preview after {e2e['first_preview_s']:.2f} s; request {e2e['total_s']:.2f} s, "
+                  f"of which GIF+PNG encoding {e2e['gif_s']:.2f} s ({e2e['gif_s'] / e2e['total_s']:.0%}); "
+                  f"peak RSS {e2e['peak_rss_mb']:.0f} MB")
+            print(f"  traces across ten requests of ten new sizes: {e2e['traces_over_ten_sizes']} "
+                  f"(total in the process: {e2e['traces_total']})")
 
 
 if __name__ == "__main__":

@@ -256,11 +256,10 @@ class Engine:
     def value(self, objective: Objective, image: np.ndarray,
               target_image: np.ndarray | None = None) -> float:
         """The objective on the whole image, with no jitter (for tests and reports)."""
-        features = self.model.features(objective.model_layers)
+        batch = _at_least(tf.constant(image, tf.float32)[None], objective.min_side)
+        acts = dict(self.model.features(objective.model_layers)(batch)) if objective.model_layers else {}
         target_features = (self.model.features(objective.target_layers)
                            if objective.target_layers else None)
-        batch = _at_least(tf.constant(image, tf.float32)[None], objective.min_side)
-        acts = dict(features(batch)) if objective.model_layers else {}
         acts[PIXELS] = batch
         target_acts = {}
         if target_features is not None:

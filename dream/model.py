@@ -334,25 +334,31 @@ def _prune(graph_def, outputs: Sequence[str]):
     return pruned
 
 
-def _load(graph_file: Path, labels_file: Path) -> InceptionModel:
+def _load(graph_file: Path, labels_file: Path, rewrite: bool = True) -> InceptionModel:
     try:
         graph_def = _parse_graph(graph_file)
     except Exception as error:  # noqa: BLE001
         raise ModelUnavailable(f"{graph_file} is not a valid TensorFlow graph ({error}).") from error
     if not {INPUT_NODE, CLASS_LOGITS} <= {node.name for node in graph_def.node}:
         raise ModelUnavailable(f"{graph_file} is not the inception5h graph (nodes missing).")
-    return InceptionModel(graph_def, _read_labels(labels_file), source=str(graph_file))
+    return InceptionModel(graph_def, _read_labels(labels_file), source=str(graph_file),
+                          rewrite=rewrite)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(graph_file: Path, labels_file: Path, mtime_ns: int) -> InceptionModel:
-    return _load(graph_file, labels_file)
+def _load_cached(graph_file: Path, labels_file: Path, mtime_ns: int, rewrite: bool) -> InceptionModel:
+    return _load(graph_file, labels_file, rewrite)
 
 
-def load_model(path: str | os.PathLike | None = None) -> InceptionModel:
-    """The inception5h model, loaded once per process per file (see module docstring)."""
+def load_model(path: str | os.PathLike | None = None, *, rewrite: bool = True) -> InceptionModel:
+    """The inception5h model, loaded once per process per file (see module docstring).
+
+    `rewrite=False` runs the graph exactly as published, without the equivalent but
+    faster subgraphs of `dream.graph_rewrite` (for comparisons).
+    """
     graph_file, labels_file = resolve_model_files(path)
-    return _load_cached(graph_file.resolve(), labels_file.resolve(), graph_file.stat().st_mtime_ns)
+    return _load_cached(graph_file.resolve(), labels_file.resolve(),
+                        graph_file.stat().st_mtime_ns, rewrite)
 
 
 def layer_table(model: InceptionModel, kinds: Sequence[str] = ("block",)) -> Mapping[str, int]:

@@ -99,11 +99,6 @@ def test_total_variation_with_negative_weight_smooths(engine, picture):
     assert _tv_l2(smoothed) < 0.8 * _tv_l2(noisy)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "dream/engine.py:259 Engine.value calls self.model.features(objective.model_layers) even "
-    "when the objective reads no model layer (pixel-only, e.g. total_variation): the "
-    "pruned graph is empty and import_graph_def raises 'Attempted to map inputs that "
-    "were not found in graph_def: [input:0]'. _compile guards this case; value does not."))
 def test_value_of_a_pixel_only_objective(engine, picture):
     image = _as_float(picture)
     assert engine.value(dream.total_variation("l2"), image) == pytest.approx(_tv_l2(image), rel=1e-4)
