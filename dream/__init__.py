@@ -11,17 +11,26 @@
     dream.run_preset(model, "Jellyfish (class neuron)", "photo.jpg")
 """
 
-from dream.animation import write_gif
-from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom
-from dream.engine import Engine, Progress, Schedule, engine_for
-from dream.guided import guided_dream
-from dream.images import ImageError, prepare
-from dream.limits import DEFAULT_LIMITS, LimitError, Limits
-from dream.model import InceptionModel, ModelUnavailable, load_model
-from dream.objectives import Objective, channel, class_logit, layer_mean, total_variation
-from dream.presets import PRESETS, Preset, presets_for, run_preset
-from dream.result import DreamResult
-from dream.style import style_transfer
+import os
+
+# On a small CPU (a free Space has 2 cores) one op at a time, each using every core, beat
+# running the inception branches concurrently on the same cores (measured ~4 % per step;
+# benchmarks/bench_engine.py). Read by TensorFlow when its runtime starts, so it must be
+# set before the first op; an explicit setting in the environment wins.
+if (os.cpu_count() or 1) <= 4:
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+from dream.animation import write_gif  # noqa: E402
+from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom  # noqa: E402
+from dream.engine import Engine, Progress, Schedule, engine_for  # noqa: E402
+from dream.guided import guided_dream  # noqa: E402
+from dream.images import ImageError, prepare  # noqa: E402
+from dream.limits import DEFAULT_LIMITS, LimitError, Limits  # noqa: E402
+from dream.model import InceptionModel, ModelUnavailable, load_model  # noqa: E402
+from dream.objectives import Objective, channel, class_logit, layer_mean, total_variation  # noqa: E402
+from dream.presets import PRESETS, Preset, presets_for, run_preset  # noqa: E402
+from dream.result import DreamResult  # noqa: E402
+from dream.style import style_transfer  # noqa: E402
 
 __all__ = [
     "DEFAULT_LIMITS", "DEFAULT_SCHEDULE", "PRESETS", "DreamResult", "Engine", "ImageError",

@@ -28,7 +28,7 @@ from typing import Callable, Mapping, Sequence
 
 import tensorflow as tf
 
-from dream.graph_rewrite import optimize_for_gradients
+from dream.graph_rewrite import input_substitutes, optimize_for_gradients
 
 MODEL_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
 GRAPH_FILE = "tensorflow_inception_graph.pb"
@@ -242,6 +242,7 @@ class InceptionModel:
             node.device = ""
         self.graph_def = graph_def
         # What actually runs: the same function, with the CPU-slow ops rewritten.
+        self._rewrite = rewrite
         self._runnable = optimize_for_gradients(graph_def) if rewrite else graph_def
         self.source = source
         self.labels = tuple(labels)
@@ -308,9 +309,14 @@ class InceptionModel:
     def _import(self, names: tuple[str, ...]) -> FeatureFn:
         pruned = _prune(self._runnable, names)
 
+        substitutes = input_substitutes(pruned, INPUT_NODE) if self._rewrite else {}
+
         def imported(pixels):
+            centred = pixels - IMAGENET_MEAN
+            input_map = {f"{INPUT_NODE}:0": centred}
+            input_map.update({name: compute(centred) for name, compute in substitutes.items()})
             outputs = tf.graph_util.import_graph_def(
-                pruned, input_map={f"{INPUT_NODE}:0": pixels - IMAGENET_MEAN},
+                pruned, input_map=input_map,
                 return_elements=[f"{name}:0" for name in names], name="",
             )
             return dict(zip(names, outputs))
