@@ -27,6 +27,10 @@ from dream.result import DreamResult
 SIMILARITIES = ("dot", "l1", "l2", "best_match")
 DIRECTIONS = ("toward", "away")
 SMOOTHNESS_NORMS = ("l1", "l2", "course")
+# Pixel differences are ~0.05 in 0..1 units, so the L2 form (d²) has a gradient about ten
+# times smaller than L1's or the course form's; scaled, one smoothness value means a
+# similar strength whatever the norm (checked on the generated model's dreams).
+SMOOTHNESS_SCALE = {"l1": 1.0, "l2": 10.0, "course": 1.0}
 GUIDED_SCHEDULE = Schedule(steps=5, step_size=1.5, octaves=3, octave_scale=1.4, laplacian_levels=4)
 # A bag of guide features larger than this is subsampled; the best-match search costs
 # positions × bag size per step.
@@ -76,7 +80,7 @@ def guided_objective(
     sign = 1.0 if (direction == "toward") == ascends_toward else -1.0
     objective = (sign * guide_weight) * term
     if smoothness > 0:
-        objective = objective - smoothness * total_variation(smoothness_norm)
+        objective = objective - (smoothness * SMOOTHNESS_SCALE[smoothness_norm]) * total_variation(smoothness_norm)
     return objective
 
 

@@ -1,0 +1,142 @@
+"""Guided hallucination on the generated model: direction, measures, smoothness, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dream
+from dream.guided import guided_dream, guided_objective
+from dream.objectives import best_match, feature_similarity
+
+LAYER = "mixed4a"
+
+
+def striped_guide(height: int = 160, width: int = 208) -> np.ndarray:
+    """A guide unlike the `picture` fixture: fine diagonal stripes in other colours."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    channels = [128 + 100 * np.cos(x / 7 + y / 9), 128 + 80 * np.sin(y / 5),
+                128 + 90 * np.cos((x - y) / 11)]
+    return np.clip(np.rint(np.stack(channels, -1)), 0, 255).astype(np.uint8)
+
+
+def measure(engine, measure_name: str, image: np.ndarray, guide: np.ndarray) -> float:
+    objective = feature_similarity(LAYER, measure_name)
+    return engine.value(objective, image.astype(np.float32), guide.astype(np.float32))
+
+
+def total_variation(image: np.ndarray) -> float:
+    pixels = image.astype(np.float64) / 255
+    return np.abs(np.diff(pixels, axis=0)).mean() + np.abs(np.diff(pixels, axis=1)).mean()
+
+
+def run(model, picture, guide, **options):
+    options = {"layer": LAYER, "frames": 2, "smoothness": 0.0,
+               "schedule": dream.Schedule(steps=5, octaves=2, laplacian_levels=4), **options}
+    return guided_dream(model, picture, guide, **options)
+
+
+def test_l2_toward_the_guide_shrinks_the_feature_distance(model, engine, picture):
+    guide = striped_guide()
+    result = run(model, picture, guide, similarity="l2", direction="toward")
+    before, after = measure(engine, "l2", picture, guide), measure(engine, "l2", result.image, guide)
+    assert after < 0.8 * before
+
+
+def test_l2_away_from_the_guide_grows_the_feature_distance(model, engine, picture):
+    guide = striped_guide()
+    result = run(model, picture, guide, similarity="l2", direction="away")
+    assert measure(engine, "l2", result.image, guide) > 1.2 * measure(engine, "l2", picture, guide)
+
+
+@pytest.mark.parametrize("direction", ["toward", "away"])
+def test_l1_moves_the_l1_distance_in_the_asked_direction(model, engine, picture, direction):
+    guide = striped_guide()
+    result = run(model, picture, guide, similarity="l1", direction=direction)
+    before, after = measure(engine, "l1", picture, guide), measure(engine, "l1", result.image, guide)
+    assert (after < before) if direction == "toward" else (after > before)
+
+
+def test_dot_toward_the_guide_raises_the_normalised_dot_product(model, engine, picture):
+    guide = striped_guide()
+    result = run(model, picture, guide, similarity="dot", direction="toward")
+    assert measure(engine, "dot", result.image, guide) > measure(engine, "dot", picture, guide) + 0.05
+
+
+def test_dot_is_normalised_so_it_does_not_grow_with_image_size(engine, picture_factory):
+    small, large = picture_factory(128, 128), picture_factory(256, 256)
+    dot = feature_similarity(LAYER, "dot")
+    assert engine.value(dot, small.astype(np.float32), small.astype(np.float32)) == pytest.approx(1.0, rel=1e-3)
+    assert engine.value(dot, large.astype(np.float32), large.astype(np.float32)) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_best_match_accepts_a_guide_of_another_size_and_rises(model, engine, picture):
+    guide = striped_guide(100, 300)  # not the dream's size nor its aspect ratio
+    result = run(model, picture, guide, similarity="best_match")
+    bag = dream.guided.guide_features(model, guide, LAYER)
+    objective = best_match(LAYER, bag)
+    assert result.image.shape == picture.shape
+    assert engine.value(objective, result.image.astype(np.float32)) > engine.value(
+        objective, picture.astype(np.float32))
+
+
+def test_smoothness_lowers_total_variation(model, picture):
+    guide = striped_guide()
+    rough = run(model, picture, guide, similarity="dot", smoothness=0.0)
+    smooth = run(model, picture, guide, similarity="dot", smoothness=30.0)
+    assert total_variation(smooth.image) < 0.9 * total_variation(rough.image)
+
+
+@pytest.mark.parametrize("norm", ["l1", "l2", "course"])
+def test_every_smoothness_norm_runs_and_smooths(model, picture, norm):
+    guide = striped_guide()
+    rough = run(model, picture, guide, similarity="dot", smoothness=0.0)
+    smooth = run(model, picture, guide, similarity="dot", smoothness=30.0, smoothness_norm=norm)
+    assert total_variation(smooth.image) < total_variation(rough.image)
+
+
+def test_dream_and_guide_may_differ_in_size_and_the_guide_may_be_the_dream(model, picture):
+    result = run(model, picture, striped_guide(90, 120), similarity="l2")
+    assert result.image.shape == picture.shape
+    itself = run(model, picture, picture, similarity="dot")
+    assert itself.image.shape == picture.shape
+    assert not np.array_equal(itself.image, picture)
+
+
+def test_result_has_frames_settings_and_a_gif(model, picture, tmp_path):
+    import imageio.v3 as iio
+
+    result = run(model, picture, striped_guide(), similarity="l2", direction="away", frames=3)
+    assert len(result.frames) == 4
+    assert result.settings["similarity"] == "l2" and result.settings["direction"] == "away"
+    path = result.save_gif(tmp_path / "guided.gif")
+    assert iio.imread(path).shape[0] == 4
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"layer": "mixed9z"}, "Unknown layer"),
+    ({"similarity": "cosine"}, "Unknown similarity"),
+    ({"direction": "sideways"}, "toward"),
+    ({"smoothness": -1.0}, "smoothness"),
+    ({"guide_weight": -2.0}, "guide_weight"),
+    ({"smoothness_norm": "l3"}, "smoothness_norm"),
+    ({"frames": 10_000}, "frames"),
+])
+def test_bad_arguments_are_refused_with_a_clear_message(model, picture, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        run(model, picture, striped_guide(), **kwargs)
+
+
+def test_guide_features_from_another_layer_are_refused(model, engine, picture):
+    bag = dream.guided.guide_features(model, striped_guide(), "mixed3a")
+    wrong = best_match("mixed4e", bag)  # mixed3a's channel count, mixed4e's tensor
+    with pytest.raises(ValueError, match="channels at mixed4e"):
+        engine.run(wrong, picture.astype(np.float32), dream.Schedule(steps=1, octaves=1))
+
+
+def test_guided_objective_signs_follow_the_direction(model):
+    toward = guided_objective(model, LAYER, "l2", "toward")
+    away = guided_objective(model, LAYER, "l2", "away")
+    dot = guided_objective(model, LAYER, "dot", "toward")
+    assert toward.terms[0][0] < 0 < away.terms[0][0]
+    assert dot.terms[0][0] > 0
