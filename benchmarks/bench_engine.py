@@ -198,8 +198,11 @@ def work_e2e(_target: str, size: int, _steps: int) -> dict:
     model = dream.load_model(MODEL_DIR)
     objective = dream.dream_objective(model, "mixed4c")
     image = test_image(size).astype("uint8")
-    # Warm-up on another size: the model is loaded and the step compiled, as in a server.
-    dream.deep_dream(model, test_image(200, 300).astype("uint8"), objective, frames=1)
+    # Warm-up on another size: model loaded, step compiled and GIF writer imported, as in
+    # a server that has answered one request.
+    warm = dream.deep_dream(model, test_image(200, 300).astype("uint8"), objective, frames=1)
+    with tmp.TemporaryDirectory() as folder:
+        warm.save_gif(Path(folder) / "warm.gif")
 
     first_preview = []
     start = time.perf_counter()
