@@ -1,0 +1,84 @@
+"""Fixtures for the app's tests: Deep Dream Studio served on loopback with the generated model.
+
+Imported by tests/test_app.py and tests/test_browser.py (`from app_fixtures import ...`);
+builds on conftest.py's `model_dir` (the small generated inception5h).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+# Tiny runs: a handful of steps on ~100 px images keep each request under a second or two.
+FAST = dict(frames=2, steps=1, max_side=128, step_size=1.5, octaves=2, octave_scale=1.4,
+            tile_size=512, jitter=8, laplacian_levels=0, seed=0, frame_duration_ms=100,
+            hold_last_ms=0, pingpong=False)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(holder, defaults: dict[str, dict[str, Any]] | None = None) -> Iterator[str]:
+    """Builds and launches the app on a free loopback port; yields its URL."""
+    import app
+
+    demo = app.build_app(holder, **({"defaults": defaults} if defaults else {}))
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
+                **app.launch_options())
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def fast_defaults() -> dict[str, dict[str, Any]]:
+    """Every tab's defaults with tiny work, for tests that press the buttons in a browser."""
+    import app
+
+    return {technique: {**values, **FAST, **({"zoom": 0.05} if technique == "fractal_zoom" else {})}
+            for technique, values in app.DEFAULTS.items()}
+
+
+def write_picture(path, array: np.ndarray, **save_options) -> str:
+    Image.fromarray(array).save(path, **save_options)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def app_holder(model_dir):
+    """The app's model holder, loaded synchronously from the generated model."""
+    import app
+
+    holder = app.ModelHolder(model_dir).load()
+    assert holder.state == "ready", holder.error
+    return holder
+
+
+@pytest.fixture(scope="session")
+def app_url(app_holder) -> Iterator[str]:
+    with running_app(app_holder) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+@pytest.fixture(scope="session")
+def small_photo(tmp_path_factory, picture_factory) -> str:
+    """A 120×160 smooth PNG on disk, as a user would upload it."""
+    return write_picture(tmp_path_factory.mktemp("uploads") / "photo.png", picture_factory(120, 160))
