@@ -8,7 +8,7 @@ This file is the UI only. `build_app` lays out the widgets; each button calls on
 typed adapter (`run_deep_dream`, `run_fractal_zoom`, `run_guided`, `run_style_transfer`) that
 turns widget values into a call of the `dream` package, which holds every technique.
 Work per request is bounded here, whatever an API caller sends (`APP_LIMITS`,
-`MAX_MEGAPIXEL_STEPS`), and the model is loaded once, in the background, at start-up.
+`APP_LIMITS.max_megapixel_steps`), and the model is loaded once, in the background, at start-up.
 """
 
 from __future__ import annotations
@@ -53,11 +53,11 @@ APP_LIMITS = dream.Limits(
     max_total_steps=1500,  # frames × octaves × steps
     max_gif_side=512,      # GIF frames are downscaled to this (the PNG keeps full size)
     max_tile_size=1024,
+    # frames × steps × Σ octave megapixels. One step on mixed4c at 512² (0.26 MP) takes
+    # ~0.17–0.35 s on two CPU cores, so 100 MP-steps is a few minutes at most; the
+    # defaults need ~10–15.
+    max_megapixel_steps=100.0,
 )
-# frames × steps × Σ octave megapixels. One step on mixed4c at 512² (0.26 MP) takes
-# ~0.2–0.35 s on two CPU cores, so 100 MP-steps is a few minutes at most; the defaults
-# need ~10–15.
-MAX_MEGAPIXEL_STEPS = 100.0
 QUEUE_MAX_SIZE = 16
 PREVIEW_INTERVAL_S = 0.5   # at most two preview images a second reach the page
 GIF_MAX_FRAMES = 60
@@ -225,19 +225,8 @@ def fit_image(source, max_side: int, role: str = "") -> tuple[np.ndarray, list[s
 
 
 def check_budget(picture: np.ndarray, schedule: dream.Schedule, frames: int) -> None:
-    """Refuses requests over the step or pixel-step budget, before any work is done."""
-    schedule = schedule.validated(APP_LIMITS)
-    dream.limits.check_range("frames", frames, 1, APP_LIMITS.max_frames)
-    steps = frames * dream.engine.total_octave_steps(*picture.shape[:2], schedule)
-    dream.limits.check_total_steps(steps, APP_LIMITS)  # the plainer message first
-    work = frames * dream.engine.megapixel_steps(*picture.shape[:2], schedule)
-    if work > MAX_MEGAPIXEL_STEPS:
-        height, width = picture.shape[:2]
-        raise dream.LimitError(
-            f"This request needs about {work:.0f} megapixel-steps of work ({frames} frames × "
-            f"{schedule.steps} steps on a {width}×{height} image with {schedule.octaves} "
-            f"octaves); the limit is {MAX_MEGAPIXEL_STEPS:.0f}. Use a smaller maximum image "
-            f"side, or fewer frames, steps or octaves.")
+    """Refuses over-budget requests before any work (the dream package checks it too)."""
+    dream.check_request(picture.shape[:2], schedule, frames, APP_LIMITS)
 
 
 def with_notes(result: dream.DreamResult, notes: list[str]) -> dream.DreamResult:
@@ -1028,7 +1017,7 @@ def build_app(holder: ModelHolder | None = None,
                 layer_dropdowns += [controls["style_layers"], controls["content_layer"]]
 
             with gr.Tab("About", id="about", elem_id="tab-about"):
-                gr.Markdown(ABOUT.format(max_side=APP_LIMITS.max_side, budget=MAX_MEGAPIXEL_STEPS))
+                gr.Markdown(ABOUT.format(max_side=APP_LIMITS.max_side, budget=APP_LIMITS.max_megapixel_steps))
 
         if holder.state == "loading":
             # The model was not ready when the page was built: poll until it is, then fill

@@ -23,6 +23,7 @@ if (os.cpu_count() or 1) <= 4:
 from dream.animation import write_gif  # noqa: E402
 from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom  # noqa: E402
 from dream.engine import Engine, Progress, Schedule, engine_for  # noqa: E402
+from dream.frames import check_request  # noqa: E402
 from dream.guided import guided_dream  # noqa: E402
 from dream.images import ImageError, prepare  # noqa: E402
 from dream.limits import DEFAULT_LIMITS, LimitError, Limits  # noqa: E402
@@ -35,7 +36,7 @@ from dream.style import style_transfer  # noqa: E402
 __all__ = [
     "DEFAULT_LIMITS", "DEFAULT_SCHEDULE", "PRESETS", "DreamResult", "Engine", "ImageError",
     "InceptionModel", "LimitError", "Limits", "ModelUnavailable", "Objective", "Preset",
-    "Progress", "Schedule", "channel", "class_logit", "deep_dream", "dream_objective",
+    "Progress", "Schedule", "channel", "check_request", "class_logit", "deep_dream", "dream_objective",
     "engine_for", "fractal_zoom", "guided_dream", "layer_mean", "load_model", "prepare",
     "presets_for", "run_preset", "style_transfer", "total_variation", "write_gif",
 ]

@@ -12,8 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from dream.engine import ProgressCallback, ProgressTracker, Schedule, engine_for, to_uint8, total_octave_steps
-from dream.limits import Limits, check_range, check_total_steps
+from dream.engine import (ProgressCallback, ProgressTracker, Schedule, engine_for,
+                          megapixel_steps, to_uint8, total_octave_steps)
+from dream.limits import Limits, check_range, check_total_steps, check_work
 from dream.model import InceptionModel
 from dream.objectives import Objective
 
@@ -22,6 +23,20 @@ from dream.objectives import Objective
 class FrameRun:
     frames: list[np.ndarray]  # uint8, the input first
     stopped: bool
+
+
+def check_request(size: tuple[int, int], schedule: Schedule, frames: int,
+                  limits: Limits) -> Schedule:
+    """Refuses a request over any cap (frames, steps, pixel-steps) before work starts;
+    returns the validated schedule."""
+    check_range("frames", frames, 1, limits.max_frames)
+    schedule = schedule.validated(limits)
+    height, width = size
+    check_total_steps(frames * total_octave_steps(height, width, schedule), limits)
+    check_work(frames * megapixel_steps(height, width, schedule), limits,
+               f"{frames} frames × {schedule.steps} steps on a {width}×{height} image with "
+               f"{schedule.octaves} octaves")
+    return schedule
 
 
 def run_frames(
@@ -39,10 +54,8 @@ def run_frames(
     (e.g. restoring the content's colours); `between_frames` transforms the working image
     before each frame but the first (e.g. the fractal zoom's crop and rescale).
     """
-    check_range("frames", frames, 1, limits.max_frames)
-    schedule = schedule.validated(limits)
+    schedule = check_request(start.shape[:2], schedule, frames, limits)
     steps_per_frame = total_octave_steps(*start.shape[:2], schedule)
-    check_total_steps(steps_per_frame * frames, limits)
 
     engine = engine_for(model)
     tracker = ProgressTracker(steps_per_frame * frames, on_progress, render=record)

@@ -23,6 +23,9 @@ class Limits:
     max_octaves: int = 8
     max_frames: int = 120
     max_total_steps: int = 4000   # frames × octaves × steps, summed over the request
+    # frames × steps × Σ octave megapixels: the work itself. One step at 512² (0.26 MP)
+    # on mixed4c takes ~0.17 s on two CPU cores, so 400 is at most ~5 minutes there.
+    max_megapixel_steps: float = 400.0
     max_gif_side: int = 640       # GIF frames are downscaled to this
     max_tile_size: int = 1024     # bounds the memory one gradient evaluation needs
 
@@ -41,4 +44,15 @@ def check_total_steps(total: int, limits: Limits) -> None:
         raise LimitError(
             f"This request needs {total} optimisation steps; the limit is "
             f"{limits.max_total_steps}. Use fewer frames, octaves or steps."
+        )
+
+
+def check_work(megapixel_steps: float, limits: Limits, what: str = "") -> None:
+    """Refuses requests whose pixel-steps exceed the budget; `what` explains the sum."""
+    if megapixel_steps > limits.max_megapixel_steps:
+        detail = f" ({what})" if what else ""
+        raise LimitError(
+            f"This request needs about {megapixel_steps:.0f} megapixel-steps of work{detail}; "
+            f"the limit is {limits.max_megapixel_steps:.0f}. Use a smaller image, or fewer "
+            f"frames, steps or octaves."
         )

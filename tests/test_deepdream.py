@@ -290,3 +290,18 @@ def test_max_side_argument_cannot_exceed_the_limit(model, objective, picture_fac
 def test_tiny_image_is_refused(model, objective):
     with pytest.raises(ImageError, match="at least 16 pixels on each side"):
         dream.deep_dream(model, np.zeros((10, 40, 3), np.uint8), objective, FAST, frames=1)
+
+
+def test_pixel_step_budget_is_refused_before_any_work(model, picture):
+    import time
+
+    limits = dream.Limits(max_megapixel_steps=1.0)
+    objective = dream.dream_objective(model, "mixed3b")
+    start = time.perf_counter()
+    with pytest.raises(dream.LimitError, match=r"megapixel-steps.*the limit is 1\b"):
+        dream.deep_dream(model, picture, objective, dream.Schedule(steps=20, octaves=2),
+                         frames=10, limits=limits)
+    assert time.perf_counter() - start < 1.0  # refused up front, not after dreaming
+    # Within the budget the same request shape runs.
+    dream.deep_dream(model, picture, objective, dream.Schedule(steps=1, octaves=1), frames=1,
+                     limits=limits)
