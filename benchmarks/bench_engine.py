@@ -16,7 +16,11 @@ all of them alike. Variants:
   the same objective, tiles, jitter and step size as the engine;
 - **engine, graph as published**: the engine's in-graph loop (roll, tiles and steps in
   one compiled call) without the graph rewrite;
-- **engine**: what the app runs (in-graph loop + `dream.graph_rewrite`).
+- **engine**: what the app runs (in-graph loop + `dream.graph_rewrite`);
+- **engine, bfloat16**: the same with the network in bfloat16 (opt-in, not the default).
+
+Each variant's result is measured on the published graph in float32, so the objective's
+rise over the run compares the quality of the steps, not only their speed.
 
 Then: the machine's fp32 matmul rate and each step's FLOPs (convolutions and matmuls,
 forward to the objective's tensor and back to the input, counted from the graph), the
@@ -78,11 +82,21 @@ def objective_for(model, target: str):
 # ----------------------------------------------------------------------------- workers
 
 
-def work_engine(target: str, size: int, steps: int, rewrite: bool = True) -> dict:
+def value_in_float32(target: str, image) -> float:
+    """The objective on `image`, measured on the graph as published, in float32."""
+    import dream
+    from dream.engine import Engine
+
+    model = dream.load_model(MODEL_DIR, rewrite=False, precision="float32")
+    return Engine(model).value(objective_for(model, target), image)
+
+
+def work_engine(target: str, size: int, steps: int, rewrite: bool = True,
+                precision: str = "float32") -> dict:
     import dream
     from dream.engine import Engine, Schedule
 
-    model = dream.load_model(MODEL_DIR, rewrite=rewrite)
+    model = dream.load_model(MODEL_DIR, rewrite=rewrite, precision=precision)
     engine = Engine(model)
     objective = objective_for(model, target)
     image = test_image(size)
@@ -90,13 +104,19 @@ def work_engine(target: str, size: int, steps: int, rewrite: bool = True) -> dic
                         jitter=JITTER)
     engine.run(objective, image, Schedule(steps=1, octaves=1, tile_size=TILE_SIZE))  # warm-up
     start = time.perf_counter()
-    engine.run(objective, image, schedule, steps_per_call=steps)
+    result = engine.run(objective, image, schedule, steps_per_call=steps)
     elapsed = time.perf_counter() - start
-    return {"seconds": elapsed, "steps": steps, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": elapsed, "steps": steps, "peak_rss_mb": peak_rss_mb(),
+            "value_before": value_in_float32(target, image),
+            "value_after": value_in_float32(target, result)}
 
 
 def work_engine_published(target: str, size: int, steps: int) -> dict:
     return work_engine(target, size, steps, rewrite=False)
+
+
+def work_engine_bf16(target: str, size: int, steps: int) -> dict:
+    return work_engine(target, size, steps, precision="bfloat16")
 
 
 def work_baseline(target: str, size: int, steps: int) -> dict:
@@ -135,13 +155,15 @@ def work_baseline(target: str, size: int, steps: int) -> dict:
         image = image + grad * (STEP_SIZE / (np.abs(grad).mean() + 1e-8))
         return np.clip(image, 0, 255)
 
-    image = test_image(size)
+    image = start_image = test_image(size)
     step(image)  # warm-up
     start = time.perf_counter()
     for _ in range(steps):
         image = step(image)
     elapsed = time.perf_counter() - start
-    return {"seconds": elapsed, "steps": steps, "peak_rss_mb": peak_rss_mb()}
+    return {"seconds": elapsed, "steps": steps, "peak_rss_mb": peak_rss_mb(),
+            "value_before": value_in_float32(target, start_image),
+            "value_after": value_in_float32(target, image)}
 
 
 def work_machine(*_) -> dict:
@@ -235,6 +257,7 @@ def work_e2e(_target: str, size: int, _steps: int) -> dict:
 
 
 WORKERS = {"engine": work_engine, "engine_published": work_engine_published,
+           "engine_bf16": work_engine_bf16,
            "baseline": work_baseline, "machine": work_machine, "flops": work_flops,
            "e2e": work_e2e}
 
@@ -248,9 +271,9 @@ def run_worker(kind: str, target: str = "-", size: int = 0, steps: int = 0) -> d
 # ----------------------------------------------------------------------------- report
 
 
-VARIANTS = ("baseline", "engine_published", "engine")
+VARIANTS = ("baseline", "engine_published", "engine", "engine_bf16")
 LABELS = {"baseline": "tutorial baseline", "engine_published": "engine, graph as published",
-          "engine": "engine (app)"}
+          "engine": "engine (app, float32)", "engine_bf16": "engine, bfloat16 (opt-in)"}
 
 
 def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float) -> None:
@@ -269,9 +292,10 @@ def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float
         rates[kind] = megapixels / seconds
         peak = max(r["peak_rss_mb"] for r in runs)
         achieved = gflop / seconds
+        gain = statistics.median(r["value_after"] - r["value_before"] for r in runs)
         print(f"  {LABELS[kind]:28s} {seconds * 1000:8.1f} ms/step  {rates[kind]:6.3f} Mpx·steps/s  "
               f"{achieved:6.1f} GFLOP/s ({achieved / peak_gflops:4.0%} of matmul peak)  "
-              f"peak RSS {peak:5.0f} MB")
+              f"peak RSS {peak:5.0f} MB  objective +{gain:.3f} in {steps} steps")
     for kind in VARIANTS[1:]:
         print(f"  ratio {LABELS[kind]} / baseline: {rates[kind] / rates['baseline']:.2f}x")
 

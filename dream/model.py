@@ -28,7 +28,7 @@ from typing import Callable, Mapping, Sequence
 
 import tensorflow as tf
 
-from dream.graph_rewrite import input_substitutes, optimize_for_gradients
+from dream.graph_rewrite import input_substitutes, optimize_for_gradients, to_bfloat16
 
 MODEL_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
 GRAPH_FILE = "tensorflow_inception_graph.pb"
@@ -42,6 +42,8 @@ CLASS_PROBABILITIES = "softmax2"
 # avgpool0 is a 7x7 VALID pool on a map 32x smaller than the input: the classifier
 # needs at least 224 pixels on each side.
 CLASSIFIER_MIN_SIDE = 224
+# The network's arithmetic: float32 (exact) or bfloat16 (faster on CPUs with BF16 units).
+PRECISIONS = ("float32", "bfloat16")
 # The main path's feature layers, in order; every block also exposes its branches.
 BLOCK_PREFIXES = ("conv2d", "mixed")
 
@@ -236,13 +238,16 @@ class InceptionModel:
     """
 
     def __init__(self, graph_def, labels: Sequence[str], source: str = "",
-                 rewrite: bool = True) -> None:
+                 rewrite: bool = True, precision: str = "float32") -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}.")
         for node in graph_def.node:
             # The 2015 export pins every node to /cpu:0; cleared, TF places ops on a GPU.
             node.device = ""
         self.graph_def = graph_def
         # What actually runs: the same function, with the CPU-slow ops rewritten.
         self._rewrite = rewrite
+        self.precision = precision
         self._runnable = optimize_for_gradients(graph_def) if rewrite else graph_def
         self.source = source
         self.labels = tuple(labels)
@@ -310,16 +315,21 @@ class InceptionModel:
         pruned = _prune(self._runnable, names)
 
         substitutes = input_substitutes(pruned, INPUT_NODE) if self._rewrite else {}
+        dtype = tf.as_dtype(self.precision)
+        if dtype != tf.float32:
+            pruned = to_bfloat16(pruned)
 
         def imported(pixels):
             centred = pixels - IMAGENET_MEAN
             input_map = {f"{INPUT_NODE}:0": centred}
             input_map.update({name: compute(centred) for name, compute in substitutes.items()})
+            input_map = {name: tf.cast(tensor, dtype) for name, tensor in input_map.items()}
             outputs = tf.graph_util.import_graph_def(
                 pruned, input_map=input_map,
                 return_elements=[f"{name}:0" for name in names], name="",
             )
-            return dict(zip(names, outputs))
+            # Objectives and the engine work in float32 whatever the network runs in.
+            return {name: tf.cast(output, tf.float32) for name, output in zip(names, outputs)}
 
         spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         return tf.compat.v1.wrap_function(imported, [spec])
@@ -340,7 +350,8 @@ def _prune(graph_def, outputs: Sequence[str]):
     return pruned
 
 
-def _load(graph_file: Path, labels_file: Path, rewrite: bool = True) -> InceptionModel:
+def _load(graph_file: Path, labels_file: Path, rewrite: bool = True,
+          precision: str = "float32") -> InceptionModel:
     try:
         graph_def = _parse_graph(graph_file)
     except Exception as error:  # noqa: BLE001
@@ -348,23 +359,29 @@ def _load(graph_file: Path, labels_file: Path, rewrite: bool = True) -> Inceptio
     if not {INPUT_NODE, CLASS_LOGITS} <= {node.name for node in graph_def.node}:
         raise ModelUnavailable(f"{graph_file} is not the inception5h graph (nodes missing).")
     return InceptionModel(graph_def, _read_labels(labels_file), source=str(graph_file),
-                          rewrite=rewrite)
+                          rewrite=rewrite, precision=precision)
 
 
 @functools.lru_cache(maxsize=4)
-def _load_cached(graph_file: Path, labels_file: Path, mtime_ns: int, rewrite: bool) -> InceptionModel:
-    return _load(graph_file, labels_file, rewrite)
+def _load_cached(graph_file: Path, labels_file: Path, mtime_ns: int, rewrite: bool,
+                 precision: str) -> InceptionModel:
+    return _load(graph_file, labels_file, rewrite, precision)
 
 
-def load_model(path: str | os.PathLike | None = None, *, rewrite: bool = True) -> InceptionModel:
+def load_model(path: str | os.PathLike | None = None, *, rewrite: bool = True,
+               precision: str | None = None) -> InceptionModel:
     """The inception5h model, loaded once per process per file (see module docstring).
 
     `rewrite=False` runs the graph exactly as published, without the equivalent but
-    faster subgraphs of `dream.graph_rewrite` (for comparisons).
+    faster subgraphs of `dream.graph_rewrite` (for comparisons). `precision` is
+    "float32" (the default, or `$DREAM_PRECISION`) or "bfloat16" (see `to_bfloat16`).
     """
+    precision = precision or os.environ.get("DREAM_PRECISION") or "float32"
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)} (got {precision!r}).")
     graph_file, labels_file = resolve_model_files(path)
     return _load_cached(graph_file.resolve(), labels_file.resolve(),
-                        graph_file.stat().st_mtime_ns, rewrite)
+                        graph_file.stat().st_mtime_ns, rewrite, precision)
 
 
 def layer_table(model: InceptionModel, kinds: Sequence[str] = ("block",)) -> Mapping[str, int]:

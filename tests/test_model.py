@@ -327,3 +327,26 @@ def test_rewritten_graph_computes_the_same_function(model, model_dir, picture):
     fast_grad, slow_grad = input_gradient(model), input_gradient(plain)
     assert np.abs(fast_grad - slow_grad).max() <= 1e-3 * np.abs(slow_grad).max()
     assert [layer.name for layer in plain.layers] == [layer.name for layer in model.layers]
+
+
+def test_bfloat16_precision_runs_close_to_float32(model_dir, picture):
+    import tensorflow as tf
+
+    exact = dream.load_model(model_dir)
+    half = dream.load_model(model_dir, precision="bfloat16")
+    assert half.precision == "bfloat16" and exact.precision == "float32"
+    batch = tf.constant(picture, tf.float32)[None]
+    a = exact.features(["mixed4a"])(batch)["mixed4a"].numpy()
+    b = half.features(["mixed4a"])(batch)["mixed4a"].numpy()
+    assert b.dtype == np.float32  # objectives always see float32
+    assert np.abs(a - b).mean() < 0.05 * np.abs(a).mean()  # ~3 significant digits per op
+    objective = dream.layer_mean("mixed4a")
+    engine = dream.engine_for(half)
+    dreamed = engine.run(objective, picture.astype(np.float32), dream.Schedule(steps=4, octaves=1))
+    assert dream.engine_for(exact).value(objective, dreamed) > dream.engine_for(exact).value(
+        objective, picture.astype(np.float32))
+
+
+def test_unknown_precision_is_refused(model_dir):
+    with pytest.raises(ValueError, match="precision must be one of"):
+        dream.load_model(model_dir, precision="float8")
