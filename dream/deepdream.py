@@ -43,13 +43,14 @@ def dream_objective(
     return layer_mean(layer, squared=squared)
 
 
-def _settings(technique: str, objective: Objective, schedule: Schedule, frames: int,
-              picture: np.ndarray, **extra) -> dict:
+def _settings(technique: str, model: InceptionModel, objective: Objective, schedule: Schedule,
+              frames: int, picture: np.ndarray, **extra) -> dict:
     return {
         "technique": technique,
         "objective": objective.description,
         "size": [int(picture.shape[1]), int(picture.shape[0])],
         "frames": frames,
+        "precision": model.precision,
         **extra,
         **asdict(schedule),
     }
@@ -64,7 +65,7 @@ def deep_dream(
     picture, notes = images.prepare(image, limits, max_side)
     run = run_frames(model, picture, objective, schedule, frames, limits=limits,
                      on_progress=on_progress)
-    settings = _settings("deep_dream", objective, schedule, frames, picture)
+    settings = _settings("deep_dream", model, objective, schedule, frames, picture)
     return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)
 
 
@@ -86,5 +87,5 @@ def fractal_zoom(
     picture, notes = images.prepare(image, limits, max_side)
     run = run_frames(model, picture, objective, schedule, frames, limits=limits,
                      on_progress=on_progress, between_frames=lambda frame: zoom_in(frame, zoom))
-    settings = _settings("fractal_zoom", objective, schedule, frames, picture, zoom=zoom)
+    settings = _settings("fractal_zoom", model, objective, schedule, frames, picture, zoom=zoom)
     return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)

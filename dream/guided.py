@@ -113,7 +113,7 @@ def guided_dream(
     settings = {
         "technique": "guided", "layer": layer, "similarity": similarity,
         "direction": direction, "smoothness": smoothness, "smoothness_norm": smoothness_norm,
-        "guide_weight": guide_weight, "frames": frames,
+        "guide_weight": guide_weight, "frames": frames, "precision": model.precision,
         "size": [int(picture.shape[1]), int(picture.shape[0])], **asdict(schedule),
     }
     return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)

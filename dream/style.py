@@ -117,6 +117,7 @@ def style_transfer(
         "style_weight": style_weight, "tv_weight": tv_weight,
         "second_style_share": second_style_share if second_style_image is not None else 0.0,
         "preserve_colors": preserve_colors, "init": init, "frames": frames,
+        "precision": model.precision,
         "size": [int(content.shape[1]), int(content.shape[0])], **asdict(schedule),
     }
     return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)

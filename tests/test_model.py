@@ -304,7 +304,12 @@ def test_rewritten_graph_computes_the_same_function(model, model_dir, picture):
     import tensorflow as tf
 
     plain = model_module.InceptionModel(
-        model_module._parse_graph(model_dir / GRAPH_FILE), model.labels, rewrite=False)
+        model_module._parse_graph(model_dir / GRAPH_FILE), model.labels, rewrite=False,
+        precision="float32")
+    # In float32 both, whatever precision this machine's default picks for `model`.
+    model = model_module.InceptionModel(
+        model_module._parse_graph(model_dir / GRAPH_FILE), model.labels, rewrite=True,
+        precision="float32")
     ops = {node.op for node in model._runnable.node}
     assert "LRN" not in ops and "SplitV" in ops  # the rewrite did happen
     assert {node.name for node in model.graph_def.node if node.op == "LRN"}  # facts: original
@@ -332,7 +337,7 @@ def test_rewritten_graph_computes_the_same_function(model, model_dir, picture):
 def test_bfloat16_precision_runs_close_to_float32(model_dir, picture):
     import tensorflow as tf
 
-    exact = dream.load_model(model_dir)
+    exact = dream.load_model(model_dir, precision="float32")
     half = dream.load_model(model_dir, precision="bfloat16")
     assert half.precision == "bfloat16" and exact.precision == "float32"
     batch = tf.constant(picture, tf.float32)[None]
@@ -350,3 +355,14 @@ def test_bfloat16_precision_runs_close_to_float32(model_dir, picture):
 def test_unknown_precision_is_refused(model_dir):
     with pytest.raises(ValueError, match="precision must be one of"):
         dream.load_model(model_dir, precision="float8")
+
+
+def test_default_precision_follows_the_cpu_and_the_environment(monkeypatch):
+    monkeypatch.delenv("DREAM_PRECISION", raising=False)
+    monkeypatch.setattr(model_module.tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(model_module, "_cpu_flags", lambda: {"avx2", "avx512_bf16"})
+    assert model_module.default_precision() == "bfloat16"
+    monkeypatch.setattr(model_module, "_cpu_flags", lambda: {"avx2", "avx512f"})
+    assert model_module.default_precision() == "float32"  # bf16 would be emulated: slower
+    monkeypatch.setenv("DREAM_PRECISION", "bfloat16")
+    assert model_module.default_precision() == "bfloat16"
