@@ -100,7 +100,7 @@ def _merge_sibling_convs(nodes: list) -> list:
 
     replaced: dict[str, list] = {}  # name of the first conv of a group → its replacement
     removed: set[str] = set()
-    for source, convs in groups.items():
+    for convs in groups.values():
         if len(convs) < 2:
             continue
         biases = [consumers[conv.name][0] for conv in convs]
