@@ -36,7 +36,7 @@ from dream.result import DreamResult
 
 STYLE_LAYERS = ("conv2d2", "mixed3a", "mixed4a", "mixed4b", "mixed4c")
 CONTENT_LAYER = "mixed3b"
-STYLE_SCHEDULE = Schedule(steps=12, step_size=2.0, octaves=1, tile_size=512, jitter=4,
+STYLE_SCHEDULE = Schedule(steps=12, step_size=4.0, octaves=1, tile_size=512, jitter=4,
                           optimizer="adam")
 INITS = ("content", "noise")
 
