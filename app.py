@@ -7,8 +7,9 @@ Google's inception5h GoogLeNet, in the browser.
 This file is the UI only. `build_app` lays out the widgets; each button calls one small
 typed adapter (`run_deep_dream`, `run_fractal_zoom`, `run_guided`, `run_style_transfer`) that
 turns widget values into a call of the `dream` package, which holds every technique.
-Work per request is bounded here, whatever an API caller sends (`APP_LIMITS`,
-`APP_LIMITS.max_megapixel_steps`), and the model is loaded once, in the background, at start-up.
+Work per request is bounded whatever an API caller sends (`APP_LIMITS`, which the dream
+package enforces before any work), and the model is loaded once, in the background, at
+start-up.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ ASSETS = Path(__file__).resolve().parent / "assets"
 
 # ----------------------------------------------------------------------------- limits
 # The server enforces these whatever a caller sends: the sliders' ranges (Gradio refuses
-# values outside them), `APP_LIMITS` (the dream package refuses or downscales) and the
-# pixel-step budget below (refused here, before any work starts).
+# values outside them) and `APP_LIMITS`, which the dream package checks before any work
+# (refusing, or downscaling images), the pixel-step budget included.
 
 DEFAULT_MAX_SIDE = 512  # px; the widgets' default. Larger inputs are downscaled to it.
 APP_LIMITS = dream.Limits(
@@ -224,11 +225,6 @@ def fit_image(source, max_side: int, role: str = "") -> tuple[np.ndarray, list[s
     return picture, [prefix + note for note in notes]
 
 
-def check_budget(picture: np.ndarray, schedule: dream.Schedule, frames: int) -> None:
-    """Refuses over-budget requests before any work (the dream package checks it too)."""
-    dream.check_request(picture.shape[:2], schedule, frames, APP_LIMITS)
-
-
 def with_notes(result: dream.DreamResult, notes: list[str]) -> dream.DreamResult:
     return replace(result, notes=[*notes, *result.notes])
 
@@ -237,9 +233,9 @@ def dream_target(model: dream.InceptionModel, objective: str, layer: str, channe
                  class_name: str) -> dream.Objective:
     """What Deep Dream and the zoom amplify: a whole layer, one channel, or a class neuron."""
     if objective == "class":
-        # The label file's own spelling, so the settings read the same however it was typed.
-        label = model.labels[model.class_index(class_name or "")]
-        return dream.dream_objective(model, class_name=label)
+        if not class_name:
+            raise ValueError("Pick an ImageNet class for the class neuron (e.g. jellyfish).")
+        return dream.dream_objective(model, class_name=class_name)
     if objective == "channel":
         return dream.dream_objective(model, layer, channel_index=int(channel))
     if objective == "layer":
@@ -255,7 +251,6 @@ def run_deep_dream(
     """Feedback-loop Deep Dream: each GIF frame dreams on the one before."""
     picture, notes = fit_image(image, max_side)
     target = dream_target(model, objective, layer, channel, class_name)
-    check_budget(picture, schedule, frames)
     result = dream.deep_dream(model, picture, target, schedule, frames=int(frames),
                               on_progress=on_progress, limits=APP_LIMITS)
     return with_notes(result, notes)
@@ -269,7 +264,6 @@ def run_fractal_zoom(
     """Dream, zoom in by `zoom` of each side, dream again: `frames` times."""
     picture, notes = fit_image(image, max_side)
     target = dream_target(model, objective, layer, channel, class_name)
-    check_budget(picture, schedule, frames)
     result = dream.fractal_zoom(model, picture, target, schedule, frames=int(frames),
                                 zoom=float(zoom), on_progress=on_progress, limits=APP_LIMITS)
     return with_notes(result, notes)
@@ -287,7 +281,6 @@ def run_guided(
     else:
         picture, dream_notes = fit_image(dream_image, max_side, "the image to dream on")
         notes += dream_notes
-    check_budget(picture, schedule, frames)
     result = dream.guided_dream(
         model, picture, guide, layer=layer, similarity=similarity, direction=direction,
         smoothness=float(smoothness), smoothness_norm=smoothness_norm,
@@ -310,7 +303,6 @@ def run_style_transfer(
     if second_style_image:
         second, second_notes = fit_image(second_style_image, APP_LIMITS.max_side, "the second style")
         style_notes += second_notes
-    check_budget(content, schedule, frames)
     result = dream.style_transfer(
         model, content, style, style_layers=tuple(style_layers or ()), content_layer=content_layer,
         content_weight=float(content_weight), style_weight=float(style_weight),

@@ -34,7 +34,9 @@ def dream_objective(
 ) -> Objective:
     """The objective a Deep Dream user picks: a class neuron, else a channel, else a layer."""
     if class_name:
-        return class_logit(model.class_index(class_name), tensor=class_tensor, name=class_name)
+        index = model.class_index(class_name)
+        # Named as the label file spells it, so settings read the same however it was typed.
+        return class_logit(index, tensor=class_tensor, name=model.labels[index])
     info = model.layer(layer)
     if channel_index is not None:
         if not 0 <= channel_index < info.channels:

@@ -256,17 +256,28 @@ class Engine:
     def value(self, objective: Objective, image: np.ndarray,
               target_image: np.ndarray | None = None) -> float:
         """The objective on the whole image, with no jitter (for tests and reports)."""
-        batch = _at_least(tf.constant(image, tf.float32)[None], objective.min_side)
-        acts = dict(self.model.features(objective.model_layers)(batch)) if objective.model_layers else {}
+        loss_of = self._loss_function(objective)
+        target = target_image if target_image is not None else image[:1, :1]
+        params = {name: tf.constant(value) for name, value in objective.params.items()}
+        return float(loss_of(tf.constant(image, tf.float32), tf.constant(target, tf.float32), params))
+
+    def _loss_function(self, objective: Objective):
+        """(image, aligned target image, params) → the objective; both images HWC pixels."""
+        features = self.model.features(objective.model_layers) if objective.model_layers else None
         target_features = (self.model.features(objective.target_layers)
                            if objective.target_layers else None)
-        acts[PIXELS] = batch
-        target_acts = {}
-        if target_features is not None:
-            target_batch = _at_least(tf.constant(target_image, tf.float32)[None], objective.min_side)
-            target_acts = target_features(target_batch)
-        params = {name: tf.constant(value) for name, value in objective.params.items()}
-        return float(objective.fn(acts, target_acts, params))
+        min_side = objective.min_side
+
+        def loss_of(image, target, params):
+            batch = _at_least(image[None], min_side)
+            acts = dict(features(batch)) if features is not None else {}
+            acts[PIXELS] = batch
+            target_acts = {}
+            if target_features is not None:
+                target_acts = target_features(tf.stop_gradient(_at_least(target[None], min_side)))
+            return objective.fn(acts, target_acts, params)
+
+        return loss_of
 
     # --- compilation
 
@@ -278,20 +289,9 @@ class Engine:
             return self._compiled[key]
 
     def _compile(self, objective: Objective, schedule: Schedule):
-        features = self.model.features(objective.model_layers) if objective.model_layers else None
-        target_features = (self.model.features(objective.target_layers)
-                           if objective.target_layers else None)
-        uses_target = target_features is not None
-        levels, optimizer, min_side = schedule.laplacian_levels, schedule.optimizer, objective.min_side
-
-        def tile_loss(tile, target_tile, params):
-            batch = _at_least(tile[None], min_side)
-            acts = dict(features(batch)) if features is not None else {}
-            acts[PIXELS] = batch
-            target_acts = {}
-            if uses_target:
-                target_acts = target_features(tf.stop_gradient(_at_least(target_tile[None], min_side)))
-            return objective.fn(acts, target_acts, params)
+        tile_loss = self._loss_function(objective)
+        uses_target = bool(objective.target_layers)
+        levels, optimizer = schedule.laplacian_levels, schedule.optimizer
 
         def gradient(image, target, params, tile_size, shift):
             """Gradient of the objective summed over tiles of the rolled image."""

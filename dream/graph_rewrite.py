@@ -25,18 +25,17 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from dream.graphdefs import const_value, make_const, make_node
+from dream.graphdefs import channel_counts, const_value, make_const, make_node
 
 
 def _tensor_name(name: str) -> str:
     return name if ":" in name else f"{name}:0"
 
 
-def _replace_lrn(nodes: list, node) -> list:
+def _replace_lrn(node, channels: int) -> list:
     """`LRN` → Square, windowed channel sum (1×1 conv with a band), Rsqrt/Sqrt, Mul."""
     radius = node.attr["depth_radius"].i
     bias, alpha, beta = node.attr["bias"].f, node.attr["alpha"].f, node.attr["beta"].f
-    channels = _channels(nodes, node.input[0])
     band = np.zeros((1, 1, channels, channels), np.float32)
     for c in range(channels):
         band[0, 0, max(0, c - radius):c + radius + 1, c] = 1.0
@@ -64,15 +63,6 @@ def _replace_lrn(nodes: list, node) -> list:
         ]
     out.append(make_node(name, "Mul", [x, f"{name}/factor"], T=f32))
     return out
-
-
-def _channels(nodes: list, name: str) -> int:
-    """Output channels of a 4-D node, following the graph back to a convolution."""
-    by_name = {node.name: node for node in nodes}
-    node = by_name[name.split(":")[0]]
-    while node.op != "Conv2D":
-        node = by_name[node.input[0].split(":")[0]]
-    return by_name[node.input[1]].attr["value"].tensor.tensor_shape.dim[3].size
 
 
 def _merge_sibling_convs(nodes: list) -> list:
@@ -139,10 +129,10 @@ def _merge_sibling_convs(nodes: list) -> list:
 
 def optimize_for_gradients(graph_def) -> "tf.compat.v1.GraphDef":
     """The graph with LRN and sibling 1×1 convolutions rewritten (see module docstring)."""
-    nodes = list(graph_def.node)
+    channels = channel_counts(graph_def)
     rewritten = []
-    for node in nodes:
-        rewritten.extend(_replace_lrn(nodes, node) if node.op == "LRN" else [node])
+    for node in graph_def.node:
+        rewritten.extend(_replace_lrn(node, channels[node.name]) if node.op == "LRN" else [node])
     rewritten = _merge_sibling_convs(rewritten)
     result = tf.compat.v1.GraphDef()
     result.node.extend(rewritten)

@@ -42,3 +42,33 @@ def make_const(name: str, value: np.ndarray, device: str = "") -> node_def_pb2.N
 
 def const_value(node: node_def_pb2.NodeDef) -> np.ndarray:
     return tf.make_ndarray(node.attr["value"].tensor)
+
+
+def channel_counts(graph_def) -> dict[str, int]:
+    """Output channels of every 4-D node, read off the weights (no shape inference)."""
+    nodes = {node.name: node for node in graph_def.node}
+    counts: dict[str, int] = {}
+
+    def channels(name: str) -> int | None:
+        name = name.split(":")[0].lstrip("^")
+        if name in counts:
+            return counts[name]
+        node = nodes[name]
+        result = None
+        if node.op == "Conv2D":
+            filter_node = nodes[node.input[1]]
+            result = filter_node.attr["value"].tensor.tensor_shape.dim[3].size
+        elif node.op in ("BiasAdd", "Relu", "MaxPool", "AvgPool", "LRN"):
+            result = channels(node.input[0])
+        elif node.op in ("Concat", "ConcatV2"):
+            values = node.input[1:] if node.op == "Concat" else node.input[:-1]
+            parts = [channels(value) for value in values]
+            result = sum(parts) if None not in parts else None
+        counts[name] = result
+        return result
+
+    for node in graph_def.node:
+        if node.op in ("Conv2D", "BiasAdd", "Relu", "MaxPool", "AvgPool", "LRN", "Concat",
+                       "ConcatV2"):
+            channels(node.name)
+    return {name: count for name, count in counts.items() if count is not None}

@@ -102,7 +102,7 @@ def guided_dream(
 
     if similarity == "best_match":
         target = None
-        guide = images.resize_to(guide, _fit(guide.shape[:2], GUIDE_SIDE))
+        guide, _ = images.fit_to_limits(guide, limits, max_side=GUIDE_SIDE)
     else:
         # Compared position by position, the guide must cover the dream exactly.
         target = images.resize_to(guide, picture.shape[:2]).astype(np.float32)
@@ -118,8 +118,3 @@ def guided_dream(
     }
     return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)
 
-
-def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
-    height, width = size
-    scale = min(1.0, side / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from dream.limits import DEFAULT_LIMITS, Limits
 
-# Refuse to decode more pixels than this (a 12000×12000 photo is fine, a 50000² bomb is
-# not); PIL raises DecompressionBombError above twice its MAX_IMAGE_PIXELS.
+# Inputs may have at most half this many pixels (75 MP: an 8000×9000 photo is fine, a
+# 50000² bomb is not).
 MAX_DECODED_PIXELS = 150_000_000
 
 
@@ -37,25 +36,27 @@ def _open(source) -> Image.Image:
     elif isinstance(source, (str, os.PathLike)):
         if not Path(source).is_file():
             raise ImageError(f"No image file at {source}.")
-    previous = Image.MAX_IMAGE_PIXELS
+    unreadable = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_DECODED_PIXELS // 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(source)
+        # `open` reads only the header, so the size is checked before any pixel is decoded.
+        # Pillow's own limit (a process-wide setting) is left alone: it refuses far larger
+        # bombs by itself, and changing it per call would race with other requests.
+        image = Image.open(source)
+        too_big = image.width * image.height > MAX_DECODED_PIXELS // 2
+        if not too_big:
             image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageError(
-            f"This image has too many pixels to process safely (more than "
-            f"{MAX_DECODED_PIXELS // 2:,}). Please upload a smaller version."
-        ) from error
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except Image.DecompressionBombError:
+        too_big = True
+    except unreadable as error:
         raise ImageError(
             "Could not read this file as an image (it may be corrupt or in an unsupported "
             "format). Try a JPEG or PNG."
         ) from error
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+    if too_big:
+        raise ImageError(
+            f"This image has too many pixels to process safely (more than "
+            f"{MAX_DECODED_PIXELS // 2:,}). Please upload a smaller version."
+        )
     return image
 
 

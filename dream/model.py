@@ -28,6 +28,7 @@ from typing import Callable, Mapping, Sequence
 
 import tensorflow as tf
 
+from dream.graphdefs import channel_counts
 from dream.graph_rewrite import input_substitutes, optimize_for_gradients, to_bfloat16
 
 MODEL_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
@@ -170,39 +171,9 @@ def _is_valid_graph(graph_file: Path) -> bool:
 # ----------------------------------------------------------------------------- graph facts
 
 
-def _channel_counts(graph_def) -> dict[str, int]:
-    """Output channels of every 4-D node, read off the weights (no shape inference)."""
-    nodes = {node.name: node for node in graph_def.node}
-    counts: dict[str, int] = {}
-
-    def channels(name: str) -> int | None:
-        name = name.split(":")[0].lstrip("^")
-        if name in counts:
-            return counts[name]
-        node = nodes[name]
-        result = None
-        if node.op == "Conv2D":
-            filter_node = nodes[node.input[1]]
-            result = filter_node.attr["value"].tensor.tensor_shape.dim[3].size
-        elif node.op in ("BiasAdd", "Relu", "MaxPool", "AvgPool", "LRN"):
-            result = channels(node.input[0])
-        elif node.op in ("Concat", "ConcatV2"):
-            values = node.input[1:] if node.op == "Concat" else node.input[:-1]
-            parts = [channels(value) for value in values]
-            result = sum(parts) if None not in parts else None
-        counts[name] = result
-        return result
-
-    for node in graph_def.node:
-        if node.op in ("Conv2D", "BiasAdd", "Relu", "MaxPool", "AvgPool", "LRN", "Concat",
-                       "ConcatV2"):
-            channels(node.name)
-    return {name: count for name, count in counts.items() if count is not None}
-
-
 def _feature_layers(graph_def) -> tuple[Layer, ...]:
     """Layers a user can dream on, in graph order: blocks, their branches, pre-ReLU taps."""
-    counts = _channel_counts(graph_def)
+    counts = channel_counts(graph_def)
     layers = []
     for node in graph_def.node:
         name = node.name

@@ -23,6 +23,13 @@ def _write_dir(folder: Path, seed: int = MODEL_SEED) -> Path:
     return synthetic_model.write_model_dir(folder, width=MODEL_WIDTH, seed=seed)
 
 
+def _serve_model_zip(http_server, model_zip: Path, monkeypatch):
+    """Serves the generated inception5h.zip on loopback and points the download at it."""
+    server = http_server(model_zip.parent)
+    monkeypatch.setenv("DREAM_MODEL_URL", server.url(model_zip.name))
+    return server
+
+
 def _cached_files(cache: Path) -> Path:
     return cache / "models" / "inception5h"
 
@@ -115,13 +122,9 @@ def test_valid_cache_is_used_without_network(fresh_cache, unreachable_url, monke
     assert Path(model.source) == (cached / GRAPH_FILE).resolve()
 
 
-def test_download_into_cache_then_offline(tmp_path, fresh_cache, model_zip, http_server,
+def test_download_into_cache_then_offline(fresh_cache, model_zip, http_server,
                                           monkeypatch):
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "inception5h.zip").write_bytes(model_zip.read_bytes())
-    server = http_server(served)
-    monkeypatch.setenv("DREAM_MODEL_URL", server.url("inception5h.zip"))
+    server = _serve_model_zip(http_server, model_zip, monkeypatch)
 
     model = dream.load_model()
     cached = _cached_files(fresh_cache)
@@ -139,17 +142,13 @@ def test_download_into_cache_then_offline(tmp_path, fresh_cache, model_zip, http
     assert graph == cached / GRAPH_FILE and labels == cached / LABELS_FILE
 
 
-def test_corrupt_cache_is_fetched_again(tmp_path, fresh_cache, model_zip, http_server,
+def test_corrupt_cache_is_fetched_again(fresh_cache, model_zip, http_server,
                                         monkeypatch):
     cached = _write_dir(_cached_files(fresh_cache))
     good = (cached / GRAPH_FILE).read_bytes()
     (cached / GRAPH_FILE).write_bytes(good[: len(good) // 3])  # an interrupted copy
 
-    served = tmp_path / "served"
-    served.mkdir()
-    (served / "inception5h.zip").write_bytes(model_zip.read_bytes())
-    server = http_server(served)
-    monkeypatch.setenv("DREAM_MODEL_URL", server.url("inception5h.zip"))
+    server = _serve_model_zip(http_server, model_zip, monkeypatch)
 
     model = dream.load_model()
     assert server.requests == ["/inception5h.zip"]
@@ -157,12 +156,11 @@ def test_corrupt_cache_is_fetched_again(tmp_path, fresh_cache, model_zip, http_s
     assert model.has_tensor("mixed4c")
 
 
-def test_cache_with_missing_label_file_is_fetched_again(tmp_path, fresh_cache, model_zip,
-                                                        http_server, monkeypatch):
+def test_cache_with_missing_label_file_is_fetched_again(fresh_cache, model_zip, http_server,
+                                                        monkeypatch):
     cached = _write_dir(_cached_files(fresh_cache))
     (cached / LABELS_FILE).unlink()
-    server = http_server(model_zip.parent)
-    monkeypatch.setenv("DREAM_MODEL_URL", server.url(model_zip.name))
+    server = _serve_model_zip(http_server, model_zip, monkeypatch)
     model = dream.load_model()
     assert len(server.requests) == 1
     assert (cached / LABELS_FILE).is_file() and model.labels[0] == "dummy"
