@@ -843,6 +843,34 @@ def _wire_run(studio: Studio, handler: Callable, run: gr.Button, stop: gr.Button
                api_visibility="undocumented", queue=False)
 
 
+def _objective_tab(demo: gr.Blocks, studio: "Studio", technique: str, prefix: str,
+                   values: dict[str, Any], model, max_channel: int, examples: list[str],
+                   frames_info: str, button: str,
+                   extra: Callable[[dict[str, Any]], dict] | None = None) -> dict:
+    """A tab that dreams on one photo with a layer/channel/class objective (Deep Dream, zoom);
+    `extra` adds the technique's own widgets after the basics. Returns the controls."""
+    with gr.Row():
+        with gr.Column():
+            image = _photo("Photo", f"{prefix}-input")
+            _examples(prefix, [[name] for name in examples], [image])
+            picker, description = _preset_picker(prefix, technique)
+            controls = _objective_controls(prefix, values, model, max_channel)
+            controls.update(_basics(prefix, values, frames_info))
+            if extra is not None:
+                controls.update(extra(values))
+            with gr.Accordion("Advanced", open=False):
+                controls.update(_schedule_controls(prefix, values))
+            run, stop = _dream_button(prefix, button)
+        with gr.Column():
+            outputs = _outputs(prefix)
+    _wire_preset(technique, picker, description, controls)
+    _wire_objective(demo, controls, studio, technique)
+    _wire_run(studio, getattr(studio, technique), run, stop,
+              [image, *(controls[k] for k in _params(getattr(Studio, technique))[1:])],
+              outputs, technique)
+    return controls
+
+
 def build_app(holder: ModelHolder | None = None,
               defaults: dict[str, dict[str, Any]] = DEFAULTS) -> gr.Blocks:
     """The whole page; `holder` loads (or has loaded) the model, `defaults` holds each tab's
@@ -862,53 +890,23 @@ def build_app(holder: ModelHolder | None = None,
         status = gr.Markdown(holder.status_markdown(), elem_id="model-status")
 
         with gr.Tabs():
-            # --- Deep Dream
+            # --- Deep Dream and Fractal Zoom: the same objective controls, one extra slider
             with gr.Tab("Deep Dream", id="deep_dream", elem_id="tab-deep-dream"):
-                values = defaults["deep_dream"]
-                with gr.Row():
-                    with gr.Column():
-                        image = _photo("Photo", "dd-input")
-                        _examples("dd", [["cat.jpg"], ["landscape.jpg"], ["rocket.jpg"], ["abstract.jpg"]],
-                                  [image])
-                        picker, description = _preset_picker("dd", "deep_dream")
-                        controls = _objective_controls("dd", values, model, max_channel)
-                        controls.update(_basics("dd", values, "Feedback loop: each dreams on the last"))
-                        with gr.Accordion("Advanced", open=False):
-                            controls.update(_schedule_controls("dd", values))
-                        run, stop = _dream_button("dd")
-                    with gr.Column():
-                        outputs = _outputs("dd")
-                _wire_preset("deep_dream", picker, description, controls)
-                _wire_objective(demo, controls, studio, "deep_dream")
-                _wire_run(studio, studio.deep_dream, run, stop,
-                          [image, *(controls[k] for k in _params(Studio.deep_dream)[1:])],
-                          outputs, "deep_dream")
+                controls = _objective_tab(
+                    demo, studio, "deep_dream", "dd", defaults["deep_dream"], model, max_channel,
+                    ["cat.jpg", "landscape.jpg", "rocket.jpg", "abstract.jpg"],
+                    "Feedback loop: each dreams on the last", "Dream")
                 layer_dropdowns.append(controls["layer"])
                 class_dropdowns.append(controls["class_name"])
 
-            # --- Fractal Zoom
             with gr.Tab("Fractal Zoom", id="fractal_zoom", elem_id="tab-fractal-zoom"):
-                values = defaults["fractal_zoom"]
-                with gr.Row():
-                    with gr.Column():
-                        image = _photo("Photo", "fz-input")
-                        _examples("fz", [["landscape.jpg"], ["cat.jpg"], ["abstract.jpg"]], [image])
-                        picker, description = _preset_picker("fz", "fractal_zoom")
-                        controls = _objective_controls("fz", values, model, max_channel)
-                        controls.update(_basics("fz", values, "Each zooms in on the last, then dreams"))
-                        controls["zoom"] = gr.Slider(0.005, 0.25, values["zoom"], step=0.005,
-                                                     label="Zoom per frame",
-                                                     info="Fraction cropped from each side per frame")
-                        with gr.Accordion("Advanced", open=False):
-                            controls.update(_schedule_controls("fz", values))
-                        run, stop = _dream_button("fz", "Zoom")
-                    with gr.Column():
-                        outputs = _outputs("fz")
-                _wire_preset("fractal_zoom", picker, description, controls)
-                _wire_objective(demo, controls, studio, "fractal_zoom")
-                _wire_run(studio, studio.fractal_zoom, run, stop,
-                          [image, *(controls[k] for k in _params(Studio.fractal_zoom)[1:])],
-                          outputs, "fractal_zoom")
+                controls = _objective_tab(
+                    demo, studio, "fractal_zoom", "fz", defaults["fractal_zoom"], model, max_channel,
+                    ["landscape.jpg", "cat.jpg", "abstract.jpg"],
+                    "Each zooms in on the last, then dreams", "Zoom",
+                    extra=lambda values: {"zoom": gr.Slider(
+                        0.005, 0.25, values["zoom"], step=0.005, label="Zoom per frame",
+                        info="Fraction cropped from each side per frame")})
                 layer_dropdowns.append(controls["layer"])
                 class_dropdowns.append(controls["class_name"])
 
