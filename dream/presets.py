@@ -8,7 +8,8 @@ the app, the tests and a script all reproduce the same thing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+import inspect
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom
@@ -23,6 +24,8 @@ TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer")
 SCHEDULE_FIELDS = tuple(f.name for f in fields(Schedule))
 BASE_SCHEDULES = {"deep_dream": DEFAULT_SCHEDULE, "fractal_zoom": DEFAULT_SCHEDULE,
                   "guided": GUIDED_SCHEDULE, "style_transfer": STYLE_SCHEDULE}
+_FUNCTIONS = {"deep_dream": deep_dream, "fractal_zoom": fractal_zoom, "guided": guided_dream,
+              "style_transfer": style_transfer}
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,33 @@ PRESETS: tuple[Preset, ...] = (
 )
 
 PRESETS_BY_NAME = {preset.name: preset for preset in PRESETS}
+
+# What each tab of the app starts with, on top of the technique function's own defaults
+# and its base schedule: cut where those would take longer than ~20 s at 512 px on two
+# CPU cores (measured on the full-size graph: 8 feedback frames of 4 steps × 3 octaves
+# ≈ 57 full-size steps ≈ 16 s). One place, so the app, the benchmarks and scripts agree.
+TAB_OVERRIDES: dict[str, dict[str, Any]] = {
+    "deep_dream": dict(frames=8),
+    "fractal_zoom": dict(frames=12, steps=3, octaves=2, zoom=0.04),
+    "guided": dict(frames=5),
+    "style_transfer": dict(frames=6, steps=8),
+}
+
+
+def _function_defaults(function) -> dict[str, Any]:
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if p.default is not inspect.Parameter.empty and name not in ("on_progress", "limits")}
+
+
+def technique_defaults(technique: str) -> dict[str, Any]:
+    """Every keyword value a tab starts with: the technique function's defaults, its base
+    schedule's fields (flattened), then `TAB_OVERRIDES`."""
+    if technique not in TECHNIQUES:
+        raise ValueError(f"Unknown technique {technique!r}: use {', '.join(TECHNIQUES)}.")
+    values = {**_function_defaults(_FUNCTIONS[technique]), **asdict(BASE_SCHEDULES[technique])}
+    values.pop("schedule", None)
+    values.update(TAB_OVERRIDES[technique])
+    return values
 
 
 def presets_for(technique: str) -> list[Preset]:
