@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from dream.animation import write_gif
+from dream.animation import write_gif, write_mp4
 from dream.images import save_png
 
 
@@ -27,3 +27,8 @@ class DreamResult:
     def save_gif(self, path: str | os.PathLike, **options: Any) -> Path:
         """See `dream.animation.write_gif` for the options (duration, ping-pong…)."""
         return write_gif(self.frames, path, **options)
+
+    def save_mp4(self, path: str | os.PathLike, **options: Any) -> Path:
+        """An H.264 MP4 of the same frames as the GIF (same frame duration by default);
+        see `dream.animation.write_mp4` for the options."""
+        return write_mp4(self.frames, path, **options)

@@ -1,0 +1,559 @@
+"""Deep Dream on a whole video clip, with the dream following the clip from frame to frame.
+
+After graphific's DeepDreamVideo (2015): dreaming each frame on its own makes the
+patterns jump about at every frame, so each frame is dreamed starting from the source
+frame *blended with the previous dreamed frame*; the patterns carry over and grow
+instead of flickering. Optionally (after samim23's DeepDreamAnim) the previous dreamed
+frame is first moved along the optical flow between the two source frames, so the
+patterns follow the motion instead of smearing behind it. The flow is OpenCV's
+Farnebäck method, which those tools use too.
+
+1. **Probe** the container's metadata: a clip over the duration, frame-rate × size or
+   work caps is refused before a single frame is decoded.
+2. **Read**: decode, turn upright (phone videos store a rotation), resample the frame
+   rate down by dropping frames evenly, downscale to `max_side` with even sides; the
+   audio track is decoded into memory so the result can keep it.
+3. **Dream** frame after frame with the engine (progress, preview and stop as in every
+   technique; a stop returns the clip so far).
+4. **Measure** flicker: the output's mean frame-to-frame change relative to the input's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from dream.animation import AudioTrack, write_gif, write_mp4
+from dream.engine import ProgressCallback, ProgressTracker, Schedule, engine_for, to_uint8
+from dream.engine import total_octave_steps
+from dream.frames import check_request
+from dream.limits import DEFAULT_LIMITS, LimitError, Limits, check_range
+from dream.model import InceptionModel
+from dream.objectives import Objective
+from dream.result import DreamResult
+
+# Lighter than a still image's schedule: with blending each frame starts from the last
+# dream, so the patterns build up over frames instead of within one.
+DEFAULT_VIDEO_SCHEDULE = Schedule(steps=3, step_size=1.5, octaves=2, octave_scale=1.4)
+DEFAULT_BLEND = 0.5        # share of the previous dreamed frame in each frame's start
+DEFAULT_FLOW = True        # warp the previous dream along the optical flow (less flicker)
+DEFAULT_VIDEO_SIDE = 384   # longest side dreamed on unless the caller asks otherwise
+PREVIEW_GIF_FRAMES = 48    # the GIF preview is a subsampled overview of the clip
+PREVIEW_GIF_SIDE = 320
+AUDIO_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # AAC's
+
+
+class VideoError(ValueError):
+    """The input is not a video we can use; the message says why."""
+
+
+@dataclass(frozen=True)
+class VideoLimits:
+    """Caps on one video request, on top of `dream.Limits` (which still bounds steps,
+    octaves, tiles and the smallest side). Checked from the container's metadata
+    before decoding; a clip whose metadata lacks a duration is cut off while decoding."""
+
+    max_duration_s: float = 30.0     # longer clips are refused
+    max_fps: float = 12.0            # higher frame rates are resampled down (frames dropped)
+    max_side: int = 512              # frames are downscaled to this before dreaming
+    max_frames: int = 360            # frames dreamed (30 s at 12 fps)
+    # Decoding cost: duration × source fps × source megapixels. 10 000 is 30 s of 4K at
+    # 30 fps, or of 1080p at 60 fps with room to spare (≈10 s of decoding on 2 cores).
+    max_decode_megapixels: float = 10_000.0
+    # Σ over frames of steps × octave megapixels, as `Limits.max_megapixel_steps`; ~0.65 s
+    # each on two CPU cores at full model size, so 600 is at most ~7 minutes.
+    max_megapixel_steps: float = 600.0
+    max_total_steps: int = 12_000    # frames × octaves × steps (per-step overhead)
+
+
+DEFAULT_VIDEO_LIMITS = VideoLimits()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about a clip, read without decoding it."""
+
+    container: str                 # FFmpeg's demuxer name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+    codec: str                     # e.g. "h264", "vp9", "gif"
+    width: int                     # coded size (a rotated clip is shown transposed)
+    height: int
+    fps: Fraction | None           # the stream's nominal frame rate
+    duration_s: float | None       # None when the container does not say
+    frame_count: int | None        # None when the container does not say
+    has_audio: bool
+
+
+@dataclass
+class Clip:
+    """Decoded frames ready to dream on."""
+
+    frames: list[np.ndarray]       # uint8 H×W×3, upright, even sides
+    fps: Fraction
+    audio: AudioTrack | None
+    info: VideoInfo
+    rotation: int                  # degrees counter-clockwise applied to stand it upright
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class VideoResult(DreamResult):
+    """A dreamed clip: `frames` are the dreamed frames (not the input first, as in the
+    other techniques' animations); `image` is the last one."""
+
+    fps: Fraction = Fraction(DEFAULT_VIDEO_LIMITS.max_fps)
+    audio: AudioTrack | None = None  # the source's audio, cut to the clip's length
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.frames) / float(self.fps)
+
+    def save_mp4(self, path: str | os.PathLike, *, keep_audio: bool = True,
+                 **options: Any) -> Path:
+        """The dreamed clip at its own frame rate and size, with the source's audio
+        (re-encoded as AAC) unless `keep_audio=False` or `pingpong=True`. Options as
+        `dream.animation.write_mp4`."""
+        options.setdefault("fps", self.fps)
+        options.setdefault("max_side", None)
+        audio = self.audio if keep_audio and not options.get("pingpong") else None
+        return write_mp4(self.frames, path, audio=audio, **options)
+
+    def save_gif(self, path: str | os.PathLike, **options: Any) -> Path:
+        """A short GIF preview: at most 48 frames of at most 320 px spread over the
+        whole clip, playing in real time. Options as `dream.animation.write_gif`."""
+        options.setdefault("max_frames", PREVIEW_GIF_FRAMES)
+        options.setdefault("max_side", PREVIEW_GIF_SIDE)
+        shown = min(len(self.frames), options["max_frames"])
+        real_time_ms = 1000.0 * self.duration_s / max(1, shown)
+        # GIF delays are stored in 10 ms units.
+        options.setdefault("frame_duration_ms", int(min(10_000, max(20, round(real_time_ms, -1)))))
+        return write_gif(self.frames, path, **options)
+
+
+# ----------------------------------------------------------------------------- probe
+
+
+def _open(source):
+    if isinstance(source, (bytes, bytearray)):
+        import io
+
+        source = io.BytesIO(source)
+    elif isinstance(source, (str, os.PathLike)):
+        if not Path(source).is_file():
+            raise VideoError(f"No video file at {source}.")
+        source = str(source)
+    try:
+        return av.open(source, mode="r")
+    except (av.error.FFmpegError, OSError, ValueError) as error:
+        raise VideoError(
+            "Could not read this file as a video (it may be corrupt or in an unsupported "
+            "format). Try an MP4, WebM, MOV or animated GIF."
+        ) from error
+
+
+def _is_still_image(container) -> bool:
+    # FFmpeg opens PNG, JPEG, WebP… as one-frame "videos" through its image demuxers.
+    name = container.format.name
+    return name == "image2" or name.endswith("_pipe")
+
+
+def _info(container) -> VideoInfo:
+    if _is_still_image(container):
+        raise VideoError("This is a still image, not a video: dream it in the Deep Dream tab, "
+                         "or upload an MP4, WebM, MOV or animated GIF.")
+    if not container.streams.video:
+        raise VideoError("This file has no video track.")
+    stream = container.streams.video[0]
+    rate = stream.guessed_rate or stream.average_rate or stream.base_rate
+    duration = None
+    if stream.duration and stream.time_base:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration:
+        duration = container.duration / av.time_base
+    return VideoInfo(
+        container=container.format.name, codec=stream.codec_context.name,
+        width=int(stream.codec_context.width or 0), height=int(stream.codec_context.height or 0),
+        fps=Fraction(rate) if rate else None, duration_s=duration,
+        frame_count=int(stream.frames) or None, has_audio=bool(container.streams.audio))
+
+
+def probe_video(source) -> VideoInfo:
+    """The clip's container metadata (nothing decoded); `VideoError` if it is not a video."""
+    with _open(source) as container:
+        return _info(container)
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class _Plan:
+    fps: Fraction                  # output frame rate
+    size: tuple[int, int]          # (height, width) in the coded orientation, even
+    max_frames: int                # decoding stops after this many output frames
+    expected_frames: int | None    # from the metadata; None when it has no duration
+
+
+def _output_fps(source_fps: Fraction | None, wanted: float) -> Fraction:
+    """The source rate divided by the smallest whole number that brings it to at most
+    `wanted`, so frames are dropped evenly (30 → 10, 24 → 12, 60 → 12 for 12 fps)."""
+    if not source_fps or source_fps <= 0:
+        return Fraction(wanted).limit_denominator(1001)
+    if source_fps <= Fraction(wanted).limit_denominator(1001) * Fraction(1_000_001, 1_000_000):
+        return source_fps
+    return source_fps / math.ceil(source_fps / Fraction(wanted).limit_denominator(1001))
+
+
+def _working_size(width: int, height: int, max_side: int) -> tuple[tuple[int, int], bool]:
+    """((height, width) with even sides fitted into max_side, whether it was downscaled)."""
+    scale = min(1.0, max_side / max(width, height))
+    new_h, new_w = max(2, round(height * scale)), max(2, round(width * scale))
+    return (new_h - new_h % 2, new_w - new_w % 2), scale < 1.0
+
+
+def _plan(info: VideoInfo, *, fps: float | None, max_side: int, limits: Limits,
+          video_limits: VideoLimits) -> _Plan:
+    """Refuses a clip over any cap, from its metadata alone."""
+    if info.width <= 0 or info.height <= 0:
+        raise VideoError("The video track has no picture size; the file may be damaged.")
+    if min(info.width, info.height) < limits.min_side:
+        raise VideoError(f"The video is {info.width}×{info.height} pixels; it needs at least "
+                         f"{limits.min_side} pixels on each side.")
+    if fps is not None:
+        check_range("fps", fps, 0.5, video_limits.max_fps)
+    out_fps = _output_fps(info.fps, fps or video_limits.max_fps)
+    duration = info.duration_s
+    if duration is not None and duration > video_limits.max_duration_s + 1e-3:
+        raise LimitError(
+            f"The clip is {duration:.1f} s long; the limit is {video_limits.max_duration_s:g} s. "
+            f"Trim it to a shorter part.")
+    if duration is not None and info.fps:
+        decode = duration * float(info.fps) * info.width * info.height / 1e6
+        if decode > video_limits.max_decode_megapixels:
+            raise LimitError(
+                f"The clip is {info.width}×{info.height} at {float(info.fps):.3g} fps for "
+                f"{duration:.1f} s: about {decode:,.0f} megapixels to decode; the limit is "
+                f"{video_limits.max_decode_megapixels:,.0f}. Upload a smaller, shorter or "
+                f"lower-frame-rate version.")
+    size, _ = _working_size(info.width, info.height, max_side)
+    if min(size) < limits.min_side:
+        raise VideoError(f"The video is {info.width}×{info.height}; fitted into {max_side} px "
+                         f"its short side would be under {limits.min_side} px.")
+    cap = video_limits.max_frames
+    expected = None
+    if duration is not None:
+        expected = max(1, math.ceil(duration * out_fps - 1e-6))
+        if expected > cap:
+            raise LimitError(
+                f"The clip makes {expected} frames at {float(out_fps):.3g} fps; the limit is "
+                f"{cap} frames. Use a lower frame rate or a shorter clip.")
+    return _Plan(out_fps, size, cap, expected)
+
+
+def _engine_limits(limits: Limits, video_limits: VideoLimits) -> Limits:
+    """The image limits with the video's caps on frames and total work."""
+    return replace(limits, max_frames=video_limits.max_frames,
+                   max_total_steps=video_limits.max_total_steps,
+                   max_megapixel_steps=video_limits.max_megapixel_steps)
+
+
+# ----------------------------------------------------------------------------- decode
+
+
+def _to_rgb(frame, size: tuple[int, int], rotation: int) -> np.ndarray:
+    """A decoded frame as upright uint8 RGB of `size` (coded orientation) before turning."""
+    height, width = size
+    # Nominal pixel formats with alpha: GIF frames decode as BGRA, WebM may carry yuva420p.
+    has_alpha = len(frame.format.components) in (2, 4)
+    picture = frame.to_ndarray(format="rgba" if has_alpha else "rgb24", width=width,
+                               height=height, interpolation="AREA")
+    if has_alpha:
+        alpha = picture[:, :, 3:].astype(np.float32) / 255.0
+        # Transparent pixels over white, as still images are (dream.images).
+        picture = np.rint(picture[:, :, :3] * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    if rotation:
+        picture = np.rot90(picture, k=rotation // 90)
+    return np.ascontiguousarray(picture)
+
+
+def _audio_layout(channels: int) -> str:
+    return "mono" if channels == 1 else "stereo"
+
+
+class _AudioCollector:
+    """Decoded audio resampled to float planar mono/stereo at an AAC-friendly rate."""
+
+    def __init__(self, stream) -> None:
+        rate = int(stream.codec_context.sample_rate or 48000)
+        self.rate = rate if rate in AUDIO_RATES else 48000
+        channels = stream.codec_context.channels or 2
+        self.channels = 1 if channels == 1 else 2
+        self.resampler = av.AudioResampler(format="fltp", layout=_audio_layout(self.channels),
+                                           rate=self.rate)
+        self.chunks: list[np.ndarray] = []
+        self.start_s: float | None = None
+
+    def add(self, frame) -> None:
+        if self.start_s is None and frame.time is not None:
+            self.start_s = frame.time
+        for resampled in self.resampler.resample(frame):
+            self.chunks.append(resampled.to_ndarray().reshape(self.channels, -1))
+
+    def track(self, video_start_s: float, duration_s: float) -> AudioTrack | None:
+        for resampled in self.resampler.resample(None):
+            self.chunks.append(resampled.to_ndarray().reshape(self.channels, -1))
+        if not self.chunks:
+            return None
+        samples = np.concatenate(self.chunks, axis=1).astype(np.float32)
+        # Line the audio up with the first video frame: drop what came before it, or
+        # pad with silence when the audio starts later.
+        offset = round(((self.start_s or 0.0) - video_start_s) * self.rate)
+        if offset < 0:
+            samples = samples[:, -offset:]
+        elif offset > 0:
+            samples = np.concatenate([np.zeros((self.channels, offset), np.float32), samples], 1)
+        return AudioTrack(samples[:, :int(math.ceil(duration_s * self.rate))], self.rate)
+
+
+def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, AudioTrack | None, int, list[str]]:
+    """(frames, rotation, audio, source frames decoded, notes), resampled to plan.fps."""
+    notes: list[str] = []
+    frames: list[np.ndarray] = []
+    rotation = 0
+    decoded = 0
+    audio = None
+    slot_s = 1.0 / float(plan.fps)
+    with _open(source) as container:
+        video = container.streams.video[0]
+        video.thread_type = "AUTO"
+        streams = [video]
+        if container.streams.audio:
+            audio = _AudioCollector(container.streams.audio[0])
+            streams.append(container.streams.audio[0])
+        first_s = None
+        previous = None      # (frame, its time) not yet placed in an output slot
+        end_s = 0.0
+        damaged = False
+        try:
+            for packet in container.demux(streams):
+                for frame in packet.decode():
+                    if packet.stream.type == "audio":
+                        audio.add(frame)
+                        continue
+                    decoded += 1
+                    if first_s is None:
+                        first_s = frame.time or 0.0
+                        rotation = int(round((frame.rotation or 0) / 90.0)) % 4 * 90
+                    time_s = (frame.time - first_s) if frame.time is not None else (decoded - 1) * slot_s
+                    if time_s > video_limits.max_duration_s + 1e-3:
+                        raise LimitError(
+                            f"The clip is longer than {video_limits.max_duration_s:g} s (its "
+                            f"file did not say how long). Trim it to a shorter part.")
+                    # Output slot k shows the last source frame that starts before
+                    # (k + ½) slots: frames are dropped evenly, held frames repeated.
+                    while previous is not None and len(frames) * slot_s < time_s - slot_s / 2:
+                        frames.append(_to_rgb(previous, plan.size, rotation))
+                        if len(frames) > plan.max_frames:
+                            raise LimitError(
+                                f"The clip makes more than {plan.max_frames} frames at "
+                                f"{float(plan.fps):.3g} fps. Use a lower frame rate or a "
+                                f"shorter clip.")
+                    previous = frame
+                    period = float(frame.duration * frame.time_base) if (
+                        frame.duration and frame.time_base) else slot_s
+                    end_s = time_s + period
+        except av.error.FFmpegError:
+            damaged = True
+        if previous is not None:
+            while len(frames) * slot_s < end_s - slot_s / 2 or not frames:
+                frames.append(_to_rgb(previous, plan.size, rotation))
+            frames = frames[:plan.max_frames]
+        if damaged:
+            if not frames:
+                raise VideoError("Could not decode any frame of this video; the file may be damaged.")
+            notes.append(f"The file is damaged after {len(frames) / float(plan.fps):.1f} s; "
+                         f"the part before that was used.")
+    if not frames:
+        raise VideoError("This video has no frames.")
+    track = audio.track(first_s or 0.0, len(frames) * slot_s) if audio is not None else None
+    return frames, rotation, track, decoded, notes
+
+
+def read_video(source, *, fps: float | None = None, max_side: int | None = None,
+               limits: Limits = DEFAULT_LIMITS,
+               video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS) -> Clip:
+    """Decodes a clip for dreaming: upright, at most `fps` frames per second (the
+    video limit by default) and `max_side` pixels (`DEFAULT_VIDEO_SIDE` by default),
+    even sides, plus its audio. Refuses a clip over a cap from its metadata first."""
+    info = probe_video(source)
+    side = _max_side(max_side, limits, video_limits)
+    plan = _plan(info, fps=fps, max_side=side, limits=limits, video_limits=video_limits)
+    return _read(source, info, plan, video_limits)
+
+
+def _max_side(max_side: int | None, limits: Limits, video_limits: VideoLimits) -> int:
+    if max_side is not None:
+        check_range("max_side", max_side, limits.min_side, 10**6)
+    return min(max_side or DEFAULT_VIDEO_SIDE, video_limits.max_side, limits.max_side)
+
+
+def _read(source, info: VideoInfo, plan: _Plan, video_limits: VideoLimits) -> Clip:
+    frames, rotation, audio, decoded, notes = _decode(source, plan, video_limits)
+    height, width = frames[0].shape[:2]
+    shown_w, shown_h = (info.height, info.width) if rotation in (90, 270) else (info.width, info.height)
+    if rotation:
+        notes.append(f"The video is stored turned by {rotation}°; it was turned upright.")
+    if (width, height) != (shown_w, shown_h):
+        if max(width, height) < max(shown_w, shown_h) - 1:
+            notes.append(f"The video was downscaled from {shown_w}×{shown_h} to {width}×{height}.")
+        else:
+            notes.append(f"The video is {shown_w}×{shown_h}; video needs even sides, so it was "
+                         f"cropped to {width}×{height}.")
+    if info.fps and plan.fps < info.fps:
+        notes.append(f"The frame rate was reduced from {float(info.fps):.3g} to "
+                     f"{float(plan.fps):.3g} fps ({decoded} frames decoded, {len(frames)} kept).")
+    if info.codec == "gif":
+        notes.append("The animated GIF was read as a video.")
+    if info.has_audio and audio is not None:
+        notes.append("The audio track is kept (re-encoded as AAC).")
+    return Clip(frames, plan.fps, audio, info, rotation, notes)
+
+
+# ----------------------------------------------------------------------------- flow
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY)
+
+
+def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Dense flow (H×W×2, x then y, in pixels) such that target(p) ≈ source(p + flow(p)).
+
+    Farnebäck's polynomial-expansion method with the parameters DeepDreamVideo and
+    DeepDreamAnim use (3 pyramid levels, 15 px windows).
+    """
+    return cv2.calcOpticalFlowFarneback(
+        _gray(target), _gray(source), None, pyr_scale=0.5, levels=3, winsize=15,
+        iterations=3, poly_n=5, poly_sigma=1.2, flags=0)
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """`image` moved along `flow` (from `optical_flow(image's frame, next frame)`)."""
+    height, width = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32),
+                                 np.arange(height, dtype=np.float32))
+    return cv2.remap(np.asarray(image, np.float32), grid_x + flow[..., 0], grid_y + flow[..., 1],
+                     interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+# ----------------------------------------------------------------------------- flicker
+
+
+def mean_change(frames: list[np.ndarray]) -> float:
+    """Mean absolute difference between consecutive frames, in 0..255 levels."""
+    if len(frames) < 2:
+        return 0.0
+    return float(np.mean([np.mean(np.abs(b.astype(np.float32) - a.astype(np.float32)))
+                          for a, b in zip(frames, frames[1:])]))
+
+
+def flicker(output: list[np.ndarray], source: list[np.ndarray]) -> dict[str, float]:
+    """How much more the output changes from frame to frame than its source does
+    (`ratio`; 1 = as much as the source). The source's change is floored at 0.5 levels
+    so a still clip does not divide by zero."""
+    output_change = mean_change(output)
+    source_change = mean_change(source[:len(output)])
+    return {"ratio": output_change / max(source_change, 0.5), "output_change": output_change,
+            "source_change": source_change}
+
+
+# ----------------------------------------------------------------------------- dream
+
+
+def _start_image(source: np.ndarray, previous_source: np.ndarray | None,
+                 previous_dream: np.ndarray | None, blend: float, use_flow: bool) -> np.ndarray:
+    """Where frame k's dream starts: its source blended with dream k−1 (DeepDreamVideo),
+    that dream first moved along the flow between the source frames when `use_flow`."""
+    source = source.astype(np.float32)
+    if previous_dream is None or blend == 0:
+        return source
+    carried = previous_dream.astype(np.float32)
+    if use_flow:
+        carried = warp(carried, optical_flow(previous_source, source))
+    return (1.0 - blend) * source + blend * carried
+
+
+def dream_video(
+    model: InceptionModel, source, objective: Objective,
+    schedule: Schedule = DEFAULT_VIDEO_SCHEDULE, *, blend: float = DEFAULT_BLEND,
+    flow: bool = DEFAULT_FLOW, fps: float | None = None, max_side: int | None = None,
+    on_progress: ProgressCallback | None = None, limits: Limits = DEFAULT_LIMITS,
+    video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS,
+) -> VideoResult:
+    """Dreams every frame of a clip (a path or bytes: MP4, WebM, MOV, animated GIF…).
+
+    `blend` (0..0.95) is the previous dreamed frame's share in where each frame starts:
+    0 dreams every frame on its own. `flow` moves that frame along the motion first.
+    `fps` lowers the frame rate further than the limit; `max_side` the size
+    (`DEFAULT_VIDEO_SIDE` by default, at most `video_limits.max_side`). Progress previews
+    are the frame being dreamed; returning True from `on_progress` stops and returns the
+    frames dreamed so far. Refuses clips over `video_limits` before decoding them.
+    """
+    check_range("blend", blend, 0.0, 0.95)
+    info = probe_video(source)
+    side = _max_side(max_side, limits, video_limits)
+    plan = _plan(info, fps=fps, max_side=side, limits=limits, video_limits=video_limits)
+    engine_limits = _engine_limits(limits, video_limits)
+    # Work caps from the metadata's frame count, before decoding; again after.
+    check_request(plan.size, schedule, plan.expected_frames or 1, engine_limits)
+    clip = _read(source, info, plan, video_limits)
+    size = clip.frames[0].shape[:2]
+    schedule = check_request(size, schedule, len(clip.frames), engine_limits)
+
+    steps_per_frame = total_octave_steps(*size, schedule)
+    tracker = ProgressTracker(steps_per_frame * len(clip.frames), on_progress)
+    engine = engine_for(model)
+    dreamed: list[np.ndarray] = []
+    for index, frame in enumerate(clip.frames):
+        start = _start_image(frame, clip.frames[index - 1] if index else None,
+                             dreamed[-1] if dreamed else None, blend, flow)
+        # Every frame gets the same random shifts: what differs between two frames'
+        # dreams then comes from the pictures, not from the jitter.
+        current = engine.run(objective, start, schedule, tracker=tracker, step_offset=0,
+                             limits=engine_limits)
+        dreamed.append(to_uint8(current))
+        if tracker.stopped:
+            break
+
+    notes = list(clip.notes)
+    if tracker.stopped:
+        notes.append(f"Stopped after {len(dreamed)} of {len(clip.frames)} frames; the video "
+                     f"has the frames dreamed so far.")
+    settings = {
+        "technique": "video",
+        "objective": objective.description,
+        "size": [int(size[1]), int(size[0])],
+        "frames": len(dreamed),
+        "fps": float(clip.fps),
+        "blend": float(blend),
+        "flow": bool(flow),
+        "max_side": side,
+        "source": {
+            "container": info.container, "codec": info.codec,
+            "size": [info.width, info.height] if clip.rotation in (0, 180) else [info.height, info.width],
+            "fps": float(info.fps) if info.fps else None, "duration_s": info.duration_s,
+            "rotation": clip.rotation, "audio": clip.audio is not None,
+        },
+        "flicker": flicker(dreamed, clip.frames),
+        "precision": model.precision,
+        **asdict(schedule),
+    }
+    return VideoResult(dreamed[-1], dreamed, settings, notes, tracker.stopped,
+                       fps=clip.fps, audio=clip.audio)
