@@ -1,56 +1,83 @@
 """The one optimisation engine behind every technique.
 
-Gradient ascent on the pixels of an image, after Mordvintsev's DeepDream notebook and
-the TensorFlow tutorial:
+Gradient ascent on an image, after Mordvintsev's DeepDream notebook, the TensorFlow
+tutorial and Lucid's render loop:
 
 1. **Octaves**: optimise a small copy first, then successively larger ones, re-injecting
    the detail added so far into each larger copy of the original, so patterns appear at
    several scales and the original's own detail is kept.
-2. **Jitter and tiles**: each step rolls the image by a random shift, computes the
-   gradient tile by tile (bounded memory for any image size; the random roll hides the
-   tile seams) and rolls the gradient back.
-3. **Normalised step**: the gradient is divided by its mean absolute value (optionally
-   after a Laplacian-pyramid normalisation that evens out its frequencies), so
-   `step_size` is in pixel units whatever the objective's scale; or Adam on the pixels.
-4. Pixels stay in 0..255.
+2. **Roll and tiles**: each step rolls the image by a random shift (Google's jitter,
+   plus up to a whole tile when the image is cut into tiles, as the notebook's
+   `calc_grad_tiled`), computes the gradient tile by tile (bounded memory for any image
+   size) and rolls the gradient back. Optionally each tile first passes through Lucid's
+   random pad/jitter/scale/rotate transforms (`dream.transforms`).
+3. **Normalised step**: the gradient is divided by its mean absolute value, so
+   `step_size` is in pixel units whatever the objective's scale (Google's `make_step`).
+   With `normalization="per_term"` each term of a weighted objective is normalised on
+   its own before the weights apply, so the weights are ratios of step strengths and
+   mean the same on any network (Hvass-Labs' style transfer does this with each loss).
+   Optionally a Laplacian pyramid evens out the gradient's frequency bands first.
+4. **Parametrisation and optimiser**: plain normalised ascent or Adam, on the pixels or
+   on Lucid's decorrelated-colour Fourier parameters (`dream.param`), whose moments can
+   carry over from one call (frame) to the next. Pixels stay in 0..255.
 
 Steps run in a loop inside one compiled graph between progress reports, with a
 signature of unknown height and width: a new image size does not retrace. The random
 shifts come from a stateless generator keyed by (seed, step), so a seed reproduces a
-run exactly, however it is split into calls.
+run exactly, however it is split into calls. The image is a batch [B, h, w, 3]
+internally, so several images can later be optimised at once.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
 
+from dream import param as param_module
+from dream import transforms as transform_module
 from dream.limits import DEFAULT_LIMITS, Limits, check_range
-from dream.model import InceptionModel
+from dream.model import PRECISIONS, InceptionModel
 from dream.objectives import PIXELS, Objective
 
 OPTIMIZERS = ("ascent", "adam")
+NORMALIZATIONS = ("sum", "per_term")
+SCHEDULE_PRECISIONS = ("auto",) + PRECISIONS
 MIN_OCTAVE_SIDE = 32  # smaller octaves carry no useful detail, so they are skipped
+ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-3
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """How to optimise: the same knobs for every technique."""
+    """How to optimise: the same knobs for every technique. The defaults are the
+    DeepDream notebook's `render_deepdream` (10 steps of 1.5 px, 4 octaves × 1.4,
+    512 px tiles) with Google's 32 px jitter."""
 
     steps: int = 10              # optimisation steps per octave
     step_size: float = 1.5       # pixels (0..255 scale) per step, after normalisation
-    octaves: int = 3             # number of scales, the largest being the image itself
+    octaves: int = 4             # number of scales, the largest being the image itself
     octave_scale: float = 1.4    # size ratio between consecutive octaves
     tile_size: int = 512         # gradients are computed on tiles at most this large
     jitter: int = 32             # largest random roll in pixels, each step
-    laplacian_levels: int = 0    # 0: normalise by mean |g|; n: n-level Laplacian pyramid
+    laplacian_levels: int = 0    # 0: normalise by mean |g|; n: n-level Laplacian pyramid first
     optimizer: str = "ascent"    # "ascent" (normalised gradient) or "adam"
     seed: int = 0
+    # "pixels" or "fourier" (Lucid's decorrelated colour in a 1/f-scaled Fourier basis)
+    parametrization: str = "pixels"
+    # "roll" (the random roll only) or "lucid" (+ pad, jitter, scale, rotate per step)
+    transforms: str = "roll"
+    # "sum": the objective's gradient is normalised as a whole; "per_term": each weighted
+    # term's gradient is normalised on its own, then the weights apply
+    normalization: str = "sum"
+    # Tiles roll by up to a whole tile (the notebook's calc_grad_tiled), not just ±jitter
+    tile_roll: bool = True
+    # The network's arithmetic: "auto" (the model's default: bfloat16 on CPUs with BF16
+    # units), "float32" or "bfloat16"
+    precision: str = "auto"
 
     def validated(self, limits: Limits = DEFAULT_LIMITS) -> "Schedule":
         check_range("steps", self.steps, 0, limits.max_steps)
@@ -60,11 +87,18 @@ class Schedule:
         check_range("tile_size", self.tile_size, 64, limits.max_tile_size)
         check_range("jitter", self.jitter, 0, 512)
         check_range("laplacian_levels", self.laplacian_levels, 0, 8)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}.")
+        for name, value, allowed in (
+                ("optimizer", self.optimizer, OPTIMIZERS),
+                ("parametrization", self.parametrization, param_module.PARAMETRIZATIONS),
+                ("transforms", self.transforms, transform_module.TRANSFORMS),
+                ("normalization", self.normalization, NORMALIZATIONS),
+                ("precision", self.precision, SCHEDULE_PRECISIONS)):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {value!r}).")
         return replace(self, steps=int(self.steps), octaves=int(self.octaves),
                        tile_size=int(self.tile_size), jitter=int(self.jitter),
-                       laplacian_levels=int(self.laplacian_levels), seed=int(self.seed))
+                       laplacian_levels=int(self.laplacian_levels), seed=int(self.seed),
+                       tile_roll=bool(self.tile_roll))
 
 
 @dataclass(frozen=True)
@@ -98,6 +132,21 @@ class ProgressTracker:
         return self.stopped
 
 
+@dataclass
+class OptimizerState:
+    """Adam's moments per octave size, carried from one `Engine.run` (frame) to the next,
+    so the frames of one request are one continuous optimisation (Lucid's render loop
+    keeps its optimiser for all 512 steps)."""
+
+    moments: dict = field(default_factory=dict)
+
+    def get(self, key):
+        return self.moments.get(key)
+
+    def put(self, key, value) -> None:
+        self.moments[key] = value
+
+
 def to_uint8(image: np.ndarray | tf.Tensor) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image)), 0, 255).astype(np.uint8)
 
@@ -115,8 +164,8 @@ def octave_sizes(height: int, width: int, octaves: int, octave_scale: float) -> 
 
 
 def resize(image: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
-    """Bilinear resize of an HWC image; antialiased when shrinking."""
-    if tuple(image.shape[:2]) == tuple(size):
+    """Bilinear resize of an HWC image (or a batch); antialiased when shrinking."""
+    if tuple(image.shape[-3:-1]) == tuple(size):
         return image
     return tf.image.resize(image, size, method="bilinear", antialias=True)
 
@@ -131,10 +180,10 @@ def _laplacian_kernel() -> tf.Tensor:
 
 
 def laplacian_normalize(gradient: tf.Tensor, levels: int) -> tf.Tensor:
-    """Splits a [1,H,W,3] gradient into a Laplacian pyramid and gives each level unit RMS.
+    """Splits a [B,H,W,3] gradient into a Laplacian pyramid and gives each level unit RMS.
 
-    Low frequencies otherwise dominate the step at large scales; evened out, the
-    patterns stay crisp at every size (Mordvintsev's `lap_normalize`).
+    Mordvintsev's `lap_normalize`: every frequency band gets the same strength, which
+    favours smooth, large, colourful patterns over fine detail.
     """
     kernel = _laplacian_kernel()
     highs = []
@@ -154,8 +203,15 @@ def laplacian_normalize(gradient: tf.Tensor, levels: int) -> tf.Tensor:
     return out
 
 
+def mean_abs_normalize(x: tf.Tensor) -> tf.Tensor:
+    """x / mean|x| per batch element (0 where x is all zero): Google's step normalisation,
+    free of any epsilon that would depend on the objective's scale."""
+    scale = tf.reduce_mean(tf.abs(x), axis=list(range(1, len(x.shape))), keepdims=True)
+    return tf.math.divide_no_nan(x, scale)
+
+
 def _at_least(batch: tf.Tensor, min_side: int) -> tf.Tensor:
-    """Upsamples a [1,h,w,3] batch so both sides are ≥ min_side (the classifier's need)."""
+    """Upsamples a [B,h,w,3] batch so both sides are ≥ min_side (the classifier's need)."""
     if not min_side:
         return batch
     shape = tf.shape(batch)
@@ -167,7 +223,7 @@ def _at_least(batch: tf.Tensor, min_side: int) -> tf.Tensor:
 
 def _tile_edges(length: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
     """Boundaries of ⌈length/tile_size⌉ near-equal tiles (no thin leftover tile)."""
-    count = (length + tile_size - 1) // tile_size
+    count = transform_module.tile_count(length, tile_size)
     return (tf.range(count + 1) * length) // count
 
 
@@ -175,7 +231,7 @@ def _tile_edges(length: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
 
 
 class Engine:
-    """Compiles and runs the ascent for a model; one per model (see `engine_for`)."""
+    """Compiles and runs the optimisation for a model; one per model (see `engine_for`)."""
 
     def __init__(self, model: InceptionModel) -> None:
         self.model = model
@@ -184,6 +240,10 @@ class Engine:
         self._lock = threading.Lock()
 
     # --- public
+
+    def precision_of(self, schedule: Schedule) -> str:
+        """The network precision a schedule runs in ("auto" → the model's default)."""
+        return self.model.precision if schedule.precision == "auto" else schedule.precision
 
     def run(
         self,
@@ -196,48 +256,61 @@ class Engine:
         steps_per_call: int = 5,
         step_offset: int = 0,
         limits: Limits = DEFAULT_LIMITS,
+        optimizer_state: OptimizerState | None = None,
     ) -> np.ndarray:
         """Optimises `image` (HWC, 0..255) for `objective`; returns float32 HWC, same size.
 
         `target_image` (same size) is the image that `objective.target_layers` are read
-        from; it follows the image through octaves, rolls and tiles. `step_offset` keys
-        the random shifts, so successive calls (frames) get fresh ones.
+        from; it follows the image through octaves, rolls, tiles and transforms.
+        `step_offset` keys the random shifts, so successive calls (frames) get fresh ones.
+        `optimizer_state`, when given, holds Adam's moments from earlier calls and receives
+        the new ones (one continuous optimisation over several frames).
         """
         schedule = schedule.validated(limits)
         self.check(objective)
         if objective.target_layers and target_image is None:
             raise ValueError(f"{objective!r} compares against a target image; none was given.")
         height, width = image.shape[:2]
-        original = tf.constant(image, tf.float32)
-        target = tf.constant(target_image if target_image is not None else image[:1, :1], tf.float32)
+        original = tf.constant(image[None], tf.float32)
+        target = tf.constant((target_image if target_image is not None else image[:1, :1])[None],
+                             tf.float32)
         if target_image is not None and target_image.shape[:2] != image.shape[:2]:
             raise ValueError("The target image must have the image's size.")
         step_fn = self._step_function(objective, schedule)
+        parametrization = param_module.parametrization(schedule.parametrization)
         params = {name: tf.constant(value) for name, value in objective.params.items()}
 
         sizes = octave_sizes(height, width, schedule.octaves, schedule.octave_scale)
-        detail = tf.zeros(sizes[0] + (3,))
+        detail = tf.zeros((1,) + sizes[0] + (3,))
         current = original
         step_index = step_offset
         for size in sizes:
             base = resize(original, size)
             current = base + resize(detail, size)
             octave_target = resize(target, size) if target_image is not None else target
-            moment = tf.zeros_like(current), tf.zeros_like(current), tf.constant(0.0)
+            moment = optimizer_state.get(size) if optimizer_state is not None else None
+            if moment is None:
+                zeros = parametrization.zeros(current)
+                moment = (zeros, zeros, tf.constant(0.0))
             remaining = schedule.steps
             while remaining > 0:
                 steps = min(remaining, max(1, steps_per_call))
                 current, moment, _ = step_fn(
                     current, octave_target, params, tf.constant(steps), schedule.step_size,
                     tf.constant(schedule.tile_size), tf.constant(schedule.jitter),
-                    tf.constant([schedule.seed, step_index], tf.int32), moment,
+                    tf.constant(schedule.tile_roll), tf.constant([schedule.seed, step_index], tf.int32),
+                    moment,
                 )
                 remaining -= steps
                 step_index += steps
-                if tracker is not None and tracker.advance(steps, current):
-                    return resize(current, (height, width)).numpy()
+                if tracker is not None and tracker.advance(steps, current[0]):
+                    if optimizer_state is not None:
+                        optimizer_state.put(size, moment)
+                    return resize(current, (height, width))[0].numpy()
+            if optimizer_state is not None:
+                optimizer_state.put(size, moment)
             detail = current - base
-        return current.numpy()
+        return current[0].numpy()
 
     def check(self, objective: Objective) -> None:
         """Refuses objectives whose layers or parameters do not fit this model."""
@@ -254,107 +327,158 @@ class Engine:
                 )
 
     def value(self, objective: Objective, image: np.ndarray,
-              target_image: np.ndarray | None = None) -> float:
+              target_image: np.ndarray | None = None, precision: str = "float32") -> float:
         """The objective on the whole image, with no jitter (for tests and reports)."""
-        loss_of = self._loss_function(objective)
+        terms_of = self._terms_function(objective, precision)
         target = target_image if target_image is not None else image[:1, :1]
         params = {name: tf.constant(value) for name, value in objective.params.items()}
-        return float(loss_of(tf.constant(image, tf.float32), tf.constant(target, tf.float32), params))
+        terms = terms_of(tf.constant(image[None], tf.float32), tf.constant(target[None], tf.float32),
+                         params)
+        return float(tf.add_n([value for _, value in terms]))
 
-    def _loss_function(self, objective: Objective):
-        """(image, aligned target image, params) → the objective; both images HWC pixels."""
-        features = self.model.features(objective.model_layers) if objective.model_layers else None
-        target_features = (self.model.features(objective.target_layers)
+    def gradient(self, objective: Objective, image: np.ndarray, target_image: np.ndarray | None = None,
+                 precision: str = "float32") -> np.ndarray:
+        """The objective's gradient with respect to the pixels of the whole image, no jitter
+        (for comparing precisions and parametrisations)."""
+        terms_of = self._terms_function(objective, precision)
+        target = target_image if target_image is not None else image[:1, :1]
+        params = {name: tf.constant(value) for name, value in objective.params.items()}
+        pixels = tf.constant(image[None], tf.float32)
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            total = tf.add_n([value for _, value in
+                              terms_of(pixels, tf.constant(target[None], tf.float32), params)])
+        return tape.gradient(total, pixels)[0].numpy()
+
+    def _terms_function(self, objective: Objective, precision: str):
+        """(image batch, aligned target batch, params) → the objective's (weight, weighted
+        value) terms; both images [B,h,w,3] pixels."""
+        features = (self.model.features(objective.model_layers, precision)
+                    if objective.model_layers else None)
+        target_features = (self.model.features(objective.target_layers, precision)
                            if objective.target_layers else None)
         min_side = objective.min_side
 
-        def loss_of(image, target, params):
-            batch = _at_least(image[None], min_side)
+        def terms_of(image, target, params):
+            batch = _at_least(image, min_side)
             acts = dict(features(batch)) if features is not None else {}
             acts[PIXELS] = batch
             target_acts = {}
             if target_features is not None:
-                target_acts = target_features(tf.stop_gradient(_at_least(target[None], min_side)))
-            return objective.fn(acts, target_acts, params)
+                target_acts = target_features(tf.stop_gradient(_at_least(target, min_side)))
+            return objective.weighted_terms(acts, target_acts, params)
 
-        return loss_of
+        return terms_of
 
     # --- compilation
 
     def _step_function(self, objective: Objective, schedule: Schedule):
-        key = (objective.key, schedule.laplacian_levels, schedule.optimizer)
+        key = (objective.key, schedule.laplacian_levels, schedule.optimizer,
+               schedule.parametrization, schedule.transforms, schedule.normalization,
+               self.precision_of(schedule))
         with self._lock:
             if key not in self._compiled:
                 self._compiled[key] = self._compile(objective, schedule)
             return self._compiled[key]
 
     def _compile(self, objective: Objective, schedule: Schedule):
-        tile_loss = self._loss_function(objective)
+        terms_of = self._terms_function(objective, self.precision_of(schedule))
         uses_target = bool(objective.target_layers)
         levels, optimizer = schedule.laplacian_levels, schedule.optimizer
+        per_term = schedule.normalization == "per_term" and len(objective.weighted_term_keys()) > 1
+        transform_name = schedule.transforms
+        parametrization = param_module.parametrization(schedule.parametrization)
 
-        def gradient(image, target, params, tile_size, shift):
-            """Gradient of the objective summed over tiles of the rolled image."""
-            rolled = tf.roll(image, shift, axis=[0, 1])
-            rolled_target = tf.roll(target, shift, axis=[0, 1]) if uses_target else target
-            height, width = tf.shape(image)[0], tf.shape(image)[1]
+        def gradients(image, target, params, tile_size, shift, transform_seed):
+            """Gradients of the objective (or of each term) summed over tiles of the rolled
+            image: [groups, B, H, W, 3], and the objective's mean value over tiles."""
+            rolled = tf.roll(image, shift, axis=[1, 2])
+            rolled_target = tf.roll(target, shift, axis=[1, 2]) if uses_target else target
+            height, width = tf.shape(image)[1], tf.shape(image)[2]
             ys, xs = _tile_edges(height, tile_size), _tile_edges(width, tile_size)
             columns = tf.size(xs) - 1
-            total_grad = tf.zeros_like(image)
+            groups = len(objective.weighted_term_keys()) if per_term else 1
+            total_grad = tf.zeros(tf.concat([[groups], tf.shape(image)], 0))
             total_loss = tf.constant(0.0)
             for t in tf.range((tf.size(ys) - 1) * columns):
                 y0, y1 = ys[t // columns], ys[t // columns + 1]
                 x0, x1 = xs[t % columns], xs[t % columns + 1]
-                with tf.GradientTape() as tape:
+                with tf.GradientTape(persistent=groups > 1) as tape:
                     tape.watch(rolled)
-                    tile = rolled[y0:y1, x0:x1]
-                    target_tile = rolled_target[y0:y1, x0:x1] if uses_target else target
-                    loss = tile_loss(tile, target_tile, params)
-                total_grad += tape.gradient(loss, rolled)
-                total_loss += loss
+                    tile = rolled[:, y0:y1, x0:x1]
+                    target_tile = rolled_target[:, y0:y1, x0:x1] if uses_target else target
+                    seen = transform_module.apply(
+                        transform_name, [tile, target_tile] if uses_target else [tile],
+                        transform_seed + tf.stack([0, t]))
+                    terms = terms_of(seen[0], seen[1] if uses_target else target, params)
+                    values = [value for _, value in terms]
+                    losses = values if groups > 1 else [tf.add_n(values)]
+                grads = []
+                for loss in losses:
+                    grad = tape.gradient(loss, rolled)
+                    grads.append(tf.zeros_like(rolled) if grad is None else grad)
+                del tape
+                total_grad += tf.stack(grads)
+                total_loss += tf.add_n(values)
             tiles = tf.cast((tf.size(ys) - 1) * columns, tf.float32)
-            return tf.roll(total_grad, -shift, axis=[0, 1]), total_loss / tiles
+            return tf.roll(total_grad, -shift, axis=[2, 3]), total_loss / tiles
 
-        def normalize(grad):
+        def combine(grads, params):
+            """One ascent direction from the per-group gradients."""
+            if not per_term:
+                grad = grads[0]
+            else:
+                weights = objective.term_weights(params)
+                grad = tf.add_n([tf.abs(weight) * mean_abs_normalize(grads[i])
+                                 for i, weight in enumerate(weights)])
             if levels:
-                grad = laplacian_normalize(grad[None], levels)[0]
-            return grad / (tf.reduce_mean(tf.abs(grad)) + 1e-8)
+                grad = laplacian_normalize(grad, levels)
+            return mean_abs_normalize(grad)
 
-        image_spec = tf.TensorSpec([None, None, 3], tf.float32)
+        image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+        moment_spec = tf.TensorSpec(None, tf.float32)
         signature = [
-            image_spec,                                   # image
-            image_spec,                                   # target image (or a 1x1 dummy)
+            image_spec,                                   # image batch
+            image_spec,                                   # target batch (or a 1x1 dummy)
             {name: tf.TensorSpec([None] * np.ndim(v), tf.as_dtype(np.asarray(v).dtype))
              for name, v in objective.params.items()},    # objective parameters
             tf.TensorSpec([], tf.int32),                  # steps
             tf.TensorSpec([], tf.float32),                # step size
             tf.TensorSpec([], tf.int32),                  # tile size
             tf.TensorSpec([], tf.int32),                  # jitter
+            tf.TensorSpec([], tf.bool),                   # roll by up to a whole tile
             tf.TensorSpec([2], tf.int32),                 # (seed, index of the first step)
-            (image_spec, image_spec, tf.TensorSpec([], tf.float32)),  # Adam m, v, t
+            (moment_spec, moment_spec, tf.TensorSpec([], tf.float32)),  # Adam m, v, t
         ]
 
         @tf.function(input_signature=signature)
-        def ascend(image, target, params, steps, step_size, tile_size, jitter, seed, moment):
+        def ascend(image, target, params, steps, step_size, tile_size, jitter, whole_tile, seed,
+                   moment):
             self.trace_count += 1  # Python side effect: runs only while tracing
             m, v, t = moment
             loss = tf.constant(0.0)
+            height, width = tf.shape(image)[1], tf.shape(image)[2]
             for i in tf.range(steps):
-                shift = tf.random.stateless_uniform(
-                    [2], seed=seed + tf.stack([0, i]), minval=-jitter, maxval=jitter + 1,
-                    dtype=tf.int32)
-                grad, loss = gradient(image, target, params, tile_size, shift)
-                grad = normalize(grad)
+                step_seed = seed + tf.stack([0, i])
+                shift = transform_module.random_roll(step_seed, height, width, tile_size, jitter,
+                                                     whole_tile)
+                grads, loss = gradients(image, target, params, tile_size, shift,
+                                        tf.stack([step_seed[0] + 1, step_seed[1] * 64]))
+                grad = combine(grads, params)
+                grad = parametrization.to_parameters_gradient(image, grad)
                 if optimizer == "adam":
                     # On the normalised gradient, so its epsilon means the same at any scale.
                     t += 1.0
-                    m = 0.9 * m + 0.1 * grad
-                    v = 0.999 * v + 0.001 * tf.square(grad)
-                    m_hat, v_hat = m / (1.0 - 0.9 ** t), v / (1.0 - 0.999 ** t)
-                    update = step_size * m_hat / (tf.sqrt(v_hat) + 1e-3)
+                    m = ADAM_BETA1 * m + (1.0 - ADAM_BETA1) * grad
+                    v = ADAM_BETA2 * v + (1.0 - ADAM_BETA2) * tf.square(grad)
+                    m_hat, v_hat = m / (1.0 - ADAM_BETA1 ** t), v / (1.0 - ADAM_BETA2 ** t)
+                    change = parametrization.to_pixels_linear(
+                        image, step_size * m_hat / (tf.sqrt(v_hat) + ADAM_EPSILON))
                 else:
-                    update = step_size * grad
-                image = tf.clip_by_value(image + update, 0.0, 255.0)
+                    change = step_size * mean_abs_normalize(
+                        parametrization.to_pixels_linear(image, grad))
+                # The projection back onto valid pixels.
+                image = tf.clip_by_value(image + tf.reshape(change, tf.shape(image)), 0.0, 255.0)
             return image, (m, v, t), loss
 
         return ascend
@@ -384,7 +508,7 @@ def megapixel_steps(height: int, width: int, schedule: Schedule) -> float:
 
 
 __all__ = [
-    "Engine", "Schedule", "Progress", "ProgressCallback", "ProgressTracker", "engine_for",
-    "octave_sizes", "resize", "laplacian_normalize", "to_uint8", "total_octave_steps",
-    "megapixel_steps",
+    "Engine", "OptimizerState", "Schedule", "Progress", "ProgressCallback", "ProgressTracker",
+    "engine_for", "octave_sizes", "resize", "laplacian_normalize", "mean_abs_normalize",
+    "to_uint8", "total_octave_steps", "megapixel_steps",
 ]

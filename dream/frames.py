@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from dream.engine import (ProgressCallback, ProgressTracker, Schedule, engine_for,
+from dream.engine import (OptimizerState, ProgressCallback, ProgressTracker, Schedule, engine_for,
                           megapixel_steps, to_uint8, total_octave_steps)
 from dream.limits import Limits, check_range, check_total_steps, check_work
 from dream.model import InceptionModel
@@ -46,13 +46,16 @@ def run_frames(
     between_frames: Callable[[np.ndarray], np.ndarray] | None = None,
     record: Callable[[np.ndarray], np.ndarray] = to_uint8,
     first_frame: np.ndarray | None = None,
+    keep_optimizer_state: bool = True,
 ) -> FrameRun:
     """Runs the schedule `frames` times, each on the last result, recording every frame.
 
     `start` is the float image the optimisation begins from; `first_frame` is what the
     GIF opens with (default: `start`). `record` turns the working image into a frame
     (e.g. restoring the content's colours); `between_frames` transforms the working image
-    before each frame but the first (e.g. the fractal zoom's crop and rescale).
+    before each frame but the first (e.g. the fractal zoom's crop and rescale). Adam's
+    moments carry over from frame to frame (one optimisation, recorded as it goes) unless
+    `keep_optimizer_state` is False (each frame starts the optimiser afresh, as before).
     """
     schedule = check_request(start.shape[:2], schedule, frames, limits)
     steps_per_frame = total_octave_steps(*start.shape[:2], schedule)
@@ -61,12 +64,14 @@ def run_frames(
     tracker = ProgressTracker(steps_per_frame * frames, on_progress, render=record)
     current = np.asarray(start, np.float32)
     recorded = [to_uint8(first_frame if first_frame is not None else current)]
+    state = OptimizerState() if keep_optimizer_state else None
     for frame in range(frames):
         if frame and between_frames is not None:
             current = between_frames(current)
         # Offsetting the step index gives every frame its own random shifts.
         current = engine.run(objective, current, schedule, target_image=target_image,
-                             tracker=tracker, step_offset=frame * steps_per_frame, limits=limits)
+                             tracker=tracker, step_offset=frame * steps_per_frame, limits=limits,
+                             optimizer_state=state)
         recorded.append(record(current))
         if tracker.stopped:
             break

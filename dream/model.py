@@ -171,9 +171,37 @@ def _is_valid_graph(graph_file: Path) -> bool:
 # ----------------------------------------------------------------------------- graph facts
 
 
+def block_pre_relu_taps(graph_def) -> dict[str, tuple[str, ...]]:
+    """{"mixed4c_pre_relu": (its branches' pre-ReLU tensors, in concat order), …}.
+
+    An inception block is the concatenation of its branches' ReLUs, so the graph has no
+    pre-ReLU tensor for the block itself. Lucid's InceptionV1 builds one by concatenating
+    the branches' pre-ReLU tensors (`_populate_inception_bottlenecks`); so does this.
+    A channel that is dead (≤ 0) on the photo still has a gradient there, so dreaming on
+    it does something, as in the notebook's `*_pre_relu` channel dreams.
+    """
+    nodes = {node.name: node for node in graph_def.node}
+    taps = {}
+    for node in graph_def.node:
+        if node.op not in ("Concat", "ConcatV2") or not node.name.startswith("mixed"):
+            continue
+        branches = node.input[1:] if node.op == "Concat" else node.input[:-1]
+        pre = []
+        for branch in branches:
+            branch_node = nodes.get(branch.split(":")[0])
+            if branch_node is None or branch_node.op != "Relu":
+                break
+            pre.append(branch_node.input[0].split(":")[0])
+        else:
+            taps[f"{node.name}_pre_relu"] = tuple(pre)
+    return taps
+
+
 def _feature_layers(graph_def) -> tuple[Layer, ...]:
-    """Layers a user can dream on, in graph order: blocks, their branches, pre-ReLU taps."""
+    """Layers a user can dream on, in graph order: blocks, their branches, pre-ReLU taps
+    (a block's own pre-ReLU tap, built from its branches, follows the block)."""
     counts = channel_counts(graph_def)
+    taps = block_pre_relu_taps(graph_def)
     layers = []
     for node in graph_def.node:
         name = node.name
@@ -188,6 +216,8 @@ def _feature_layers(graph_def) -> tuple[Layer, ...]:
         else:
             continue
         layers.append(Layer(name, counts[name], kind))
+        if f"{name}_pre_relu" in taps:
+            layers.append(Layer(f"{name}_pre_relu", counts[name], "pre_relu"))
     return tuple(layers)
 
 
@@ -226,7 +256,9 @@ class InceptionModel:
         self.labels = tuple(labels)
         self.layers = _feature_layers(graph_def)
         self._layer_index = {layer.name: layer for layer in self.layers}
-        self._node_names = {node.name for node in graph_def.node}
+        # Tensors built at import rather than read from the graph: {name: parts}.
+        self._built = block_pre_relu_taps(graph_def)
+        self._node_names = {node.name for node in graph_def.node} | set(self._built)
         self.num_classes = self._channels_of_logits()
         self._functions: OrderedDict[tuple[str, ...], FeatureFn] = OrderedDict()
         self._lock = threading.Lock()
@@ -252,6 +284,13 @@ class InceptionModel:
     def has_tensor(self, name: str) -> bool:
         return name in self._node_names
 
+    def pre_relu_of(self, name: str) -> str | None:
+        """The pre-ReLU tensor of a layer (`x` → `x_pre_relu`), or None if it has none."""
+        if name.endswith("_pre_relu"):
+            return name
+        candidate = f"{name}_pre_relu"
+        return candidate if candidate in self._layer_index else None
+
     @property
     def class_names(self) -> tuple[str, ...]:
         """Names of the classes that have one (the label file's first line is `dummy`)."""
@@ -269,26 +308,34 @@ class InceptionModel:
 
     # --- differentiable features
 
-    def features(self, names: Sequence[str]) -> FeatureFn:
-        key = tuple(sorted(set(names)))
-        for name in key:
+    def features(self, names: Sequence[str], precision: str | None = None) -> FeatureFn:
+        """`precision`: "float32" or "bfloat16"; None is the model's default."""
+        precision = precision or self.precision
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}.")
+        names = tuple(sorted(set(names)))
+        for name in names:
             if name not in self._node_names:
                 self.layer(name)  # raises with suggestions
+        key = (names, precision)
         with self._lock:
             if key in self._functions:
                 self._functions.move_to_end(key)
                 return self._functions[key]
-            function = self._import(key)
+            function = self._import(names, precision)
             self._functions[key] = function
             while len(self._functions) > 8:  # each copy holds up to ~54 MB of weights
                 self._functions.popitem(last=False)
             return function
 
-    def _import(self, names: tuple[str, ...]) -> FeatureFn:
-        pruned = _prune(self._runnable, names)
+    def _import(self, names: tuple[str, ...], precision: str) -> FeatureFn:
+        # Built tensors are read through their parts.
+        graph_names = tuple(dict.fromkeys(
+            part for name in names for part in self._built.get(name, (name,))))
+        pruned = _prune(self._runnable, graph_names)
 
         substitutes = input_substitutes(pruned, INPUT_NODE) if self._rewrite else {}
-        dtype = tf.as_dtype(self.precision)
+        dtype = tf.as_dtype(precision)
         if dtype != tf.float32:
             pruned = to_bfloat16(pruned)
 
@@ -299,10 +346,12 @@ class InceptionModel:
             input_map = {name: tf.cast(tensor, dtype) for name, tensor in input_map.items()}
             outputs = tf.graph_util.import_graph_def(
                 pruned, input_map=input_map,
-                return_elements=[f"{name}:0" for name in names], name="",
+                return_elements=[f"{name}:0" for name in graph_names], name="",
             )
             # Objectives and the engine work in float32 whatever the network runs in.
-            return {name: tf.cast(output, tf.float32) for name, output in zip(names, outputs)}
+            found = {name: tf.cast(output, tf.float32) for name, output in zip(graph_names, outputs)}
+            return {name: (tf.concat([found[part] for part in self._built[name]], axis=-1)
+                           if name in self._built else found[name]) for name in names}
 
         spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         return tf.compat.v1.wrap_function(imported, [spec])

@@ -72,6 +72,31 @@ class Objective:
     def __repr__(self) -> str:
         return f"Objective({self.description or self.key})"
 
+    # --- its terms, for engines that treat them one by one
+
+    def weighted_term_keys(self) -> tuple:
+        """One key per term of a weighted sum (one for a plain objective)."""
+        return tuple(term.key for _, term in self.terms) if self.terms else (self.key,)
+
+    def term_weights(self, params: Tensors) -> list[tf.Tensor]:
+        """Each term's weight (a parameter, so changing it does not retrace)."""
+        if not self.terms:
+            return [tf.constant(1.0)]
+        return [params[f"{i}/weight"] for i in range(len(self.terms))]
+
+    def weighted_terms(self, acts: Tensors, target_acts: Tensors,
+                       params: Tensors) -> list[tuple[tf.Tensor, tf.Tensor]]:
+        """[(weight, weight · term value)] for each term; their sum is the objective."""
+        if not self.terms:
+            return [(tf.constant(1.0), self.fn(acts, target_acts, params))]
+        out = []
+        for i, (_, term) in enumerate(self.terms):
+            prefix = f"{i}/"
+            own = {name[len(prefix):]: v for name, v in params.items() if name.startswith(prefix)}
+            weight = own.pop("weight")
+            out.append((weight, weight * term.fn(acts, target_acts, own)))
+        return out
+
 
 def weighted_sum(terms: list[tuple[float, Objective]]) -> Objective:
     """Σ weight·objective; weights are parameters, so changing them does not retrace."""
@@ -117,7 +142,12 @@ def _combine(terms: list[tuple[float, Objective]]) -> Objective:
 
 
 def layer_mean(layer: str, squared: bool = False) -> Objective:
-    """Mean activation of a layer (the TF tutorial), or mean square (Google's L2 dream)."""
+    """Mean activation of a layer (the TF2 tutorial), or the classic mean square.
+
+    `squared=True` is the DeepDream notebook's `tf.square(T('mixed4c'))` and Google's
+    `objective_L2` (whose gradient is the activation itself): the strongest detectors win,
+    which gives the eyes-and-dogs look. `dream_objective` uses it by default.
+    """
 
     def fn(acts, target_acts, params):
         x = acts[layer]
@@ -162,27 +192,44 @@ def class_logit(index: int, tensor: str = CLASS_LOGITS, name: str = "") -> Objec
 # ----------------------------------------------------------------------------- pixels
 
 
-def total_variation(norm: str = "l2") -> Objective:
-    """Mean difference between neighbouring pixels, in 0..1 units; minimise it (weight < 0).
+TV_NORMS = ("l1", "l2", "cadl")
+# Earlier name of "cadl" (the course's formula), still accepted.
+TV_NORM_ALIASES = {"course": "cadl"}
 
-    `norm`: "l1" (mean |d|), "l2" (mean d²) or "course" (mean of (|dx|+|dy|)^1.2, the
-    form used in CS231n's exercises).
+
+def total_variation(norm: str = "l2") -> Objective:
+    """Differences between neighbouring pixels; minimise it (weight < 0).
+
+    `norm`: "l1" (mean |d|) or "l2" (mean d²), in 0..1 units; or "cadl", the smoothness
+    loss of Parag Mital's CADL course (session 4, guided hallucination; the seed's pixel
+    loss): mean((dx² + dy²)^1.2) over pixels and channels, in 0..255 units (the
+    mean-subtracted scale differs from it only by an offset). "course" is an alias of
+    "cadl".
     """
-    if norm not in ("l1", "l2", "course"):
-        raise ValueError(f"Unknown total-variation norm {norm!r}: use l1, l2 or course.")
+    norm = TV_NORM_ALIASES.get(norm, norm)
+    if norm not in TV_NORMS:
+        raise ValueError(f"Unknown total-variation norm {norm!r}: use l1, l2 or cadl.")
 
     def fn(acts, target_acts, params):
+        if norm == "cadl":
+            return cadl_total_variation(acts[PIXELS])
         pixels = acts[PIXELS] / 255.0
         dy = pixels[:, 1:, :-1, :] - pixels[:, :-1, :-1, :]
         dx = pixels[:, :-1, 1:, :] - pixels[:, :-1, :-1, :]
         if norm == "l1":
             return tf.reduce_mean(tf.abs(dx)) + tf.reduce_mean(tf.abs(dy))
-        if norm == "l2":
-            return tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
-        return tf.reduce_mean(tf.pow(tf.abs(dx) + tf.abs(dy) + 1e-8, 1.2))
+        return tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
 
     return Objective(("tv", norm), fn, layers=frozenset({PIXELS}),
                      description=f"total variation ({norm})")
+
+
+def cadl_total_variation(pixels: tf.Tensor) -> tf.Tensor:
+    """CADL's `tf.reduce_mean(tf.pow(dx + dy, 1.2))` with dx, dy the squared differences
+    to the right and lower neighbours, over the top-left (h-1)×(w-1) pixels; [B,h,w,3]."""
+    dx = tf.square(pixels[:, :-1, :-1, :] - pixels[:, :-1, 1:, :])
+    dy = tf.square(pixels[:, :-1, :-1, :] - pixels[:, 1:, :-1, :])
+    return tf.reduce_mean(tf.pow(dx + dy + 1e-12, 1.2))
 
 
 # ----------------------------------------------------------------------------- guides

@@ -118,7 +118,7 @@ def test_weighted_sum_of_objectives(engine, picture):
 
 
 def test_unknown_total_variation_norm():
-    with pytest.raises(ValueError, match="l1, l2 or course"):
+    with pytest.raises(ValueError, match="l1, l2 or cadl"):
         dream.total_variation("l3")
 
 
