@@ -48,6 +48,7 @@ DEFAULT_FLOW = True        # warp the previous dream along the optical flow (les
 DEFAULT_VIDEO_SIDE = 384   # longest side dreamed on unless the caller asks otherwise
 PREVIEW_GIF_FRAMES = 48    # the GIF preview is a subsampled overview of the clip
 PREVIEW_GIF_SIDE = 320
+TIME_TOLERANCE_S = 0.002   # container timestamps are often rounded to 1 ms
 AUDIO_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)  # AAC's
 
 
@@ -356,9 +357,10 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
                         raise LimitError(
                             f"The clip is longer than {video_limits.max_duration_s:g} s (its "
                             f"file did not say how long). Trim it to a shorter part.")
-                    # Output slot k shows the last source frame that starts before
-                    # (k + ½) slots: frames are dropped evenly, held frames repeated.
-                    while previous is not None and len(frames) * slot_s < time_s - slot_s / 2:
+                    # Output slot k shows the source frame on screen at its time (the
+                    # last one starting by then): frames are dropped evenly, held frames
+                    # repeated. The tolerance absorbs timestamps rounded to milliseconds.
+                    while previous is not None and len(frames) * slot_s < time_s - TIME_TOLERANCE_S:
                         frames.append(_to_rgb(previous, plan.size, rotation))
                         if len(frames) > plan.max_frames:
                             raise LimitError(
@@ -372,7 +374,7 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
         except av.error.FFmpegError:
             damaged = True
         if previous is not None:
-            while len(frames) * slot_s < end_s - slot_s / 2 or not frames:
+            while len(frames) * slot_s < end_s - TIME_TOLERANCE_S or not frames:
                 frames.append(_to_rgb(previous, plan.size, rotation))
             frames = frames[:plan.max_frames]
         if damaged:
@@ -456,37 +458,68 @@ def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- flicker
 
 
-def mean_change(frames: list[np.ndarray]) -> float:
-    """Mean absolute difference between consecutive frames, in 0..255 levels."""
-    if len(frames) < 2:
-        return 0.0
-    return float(np.mean([np.mean(np.abs(b.astype(np.float32) - a.astype(np.float32)))
-                          for a, b in zip(frames, frames[1:])]))
+class FlickerMeter:
+    """Frame-to-frame change of a dreamed clip relative to its source's, two ways:
+
+    - `ratio`: mean |out_k − out_k−1| over mean |src_k − src_k−1| (1: the output
+      changes as much as the source). Blending without flow scores low here partly
+      because the output lags behind the motion (moving objects leave trails).
+    - `motion_compensated_ratio`: the same after moving frame k−1 along the source's
+      optical flow onto frame k (the "warping error" of video-consistency papers, e.g.
+      Lai et al., ECCV 2018): what changes beyond the motion, i.e. flicker proper.
+
+    Denominators are floored at 0.5 levels so a still clip does not divide by zero.
+    """
+
+    def __init__(self) -> None:
+        self.totals = np.zeros(4)  # output change, source change, and both compensated
+        self.pairs = 0
+
+    def add(self, source: tuple[np.ndarray, np.ndarray], output: tuple[np.ndarray, np.ndarray],
+            flow: np.ndarray) -> None:
+        """One pair of consecutive frames, (previous, current) each, and the source's
+        flow from previous to current (`optical_flow`)."""
+        (source_prev, source_now), (output_prev, output_now) = (
+            [np.asarray(frame, np.float32) for frame in pair] for pair in (source, output))
+        self.totals += [
+            np.mean(np.abs(output_now - output_prev)), np.mean(np.abs(source_now - source_prev)),
+            np.mean(np.abs(output_now - warp(output_prev, flow))),
+            np.mean(np.abs(source_now - warp(source_prev, flow))),
+        ]
+        self.pairs += 1
+
+    def result(self) -> dict[str, float]:
+        means = self.totals / max(1, self.pairs)
+        return {
+            "ratio": float(means[0] / max(means[1], 0.5)),
+            "motion_compensated_ratio": float(means[2] / max(means[3], 0.5)),
+            "output_change": float(means[0]), "source_change": float(means[1]),
+        }
 
 
 def flicker(output: list[np.ndarray], source: list[np.ndarray]) -> dict[str, float]:
-    """How much more the output changes from frame to frame than its source does
-    (`ratio`; 1 = as much as the source). The source's change is floored at 0.5 levels
-    so a still clip does not divide by zero."""
-    output_change = mean_change(output)
-    source_change = mean_change(source[:len(output)])
-    return {"ratio": output_change / max(source_change, 0.5), "output_change": output_change,
-            "source_change": source_change}
+    """`FlickerMeter`'s numbers for a dreamed clip and its source frames (same size)."""
+    meter = FlickerMeter()
+    for k in range(1, min(len(output), len(source))):
+        meter.add((source[k - 1], source[k]), (output[k - 1], output[k]),
+                  optical_flow(source[k - 1], source[k]))
+    return meter.result()
 
 
 # ----------------------------------------------------------------------------- dream
 
 
-def _start_image(source: np.ndarray, previous_source: np.ndarray | None,
-                 previous_dream: np.ndarray | None, blend: float, use_flow: bool) -> np.ndarray:
-    """Where frame k's dream starts: its source blended with dream k−1 (DeepDreamVideo),
-    that dream first moved along the flow between the source frames when `use_flow`."""
+def _start_image(source: np.ndarray, previous_dream: np.ndarray | None, blend: float,
+                 motion: np.ndarray | None) -> np.ndarray:
+    """Where a frame's dream starts: its source blended with the previous dreamed frame
+    (DeepDreamVideo), that frame first moved along `motion` (the flow between the two
+    source frames) when given."""
     source = source.astype(np.float32)
     if previous_dream is None or blend == 0:
         return source
     carried = previous_dream.astype(np.float32)
-    if use_flow:
-        carried = warp(carried, optical_flow(previous_source, source))
+    if motion is not None:
+        carried = warp(carried, motion)
     return (1.0 - blend) * source + blend * carried
 
 
@@ -521,14 +554,20 @@ def dream_video(
     tracker = ProgressTracker(steps_per_frame * len(clip.frames), on_progress)
     engine = engine_for(model)
     dreamed: list[np.ndarray] = []
+    meter = FlickerMeter()
     for index, frame in enumerate(clip.frames):
-        start = _start_image(frame, clip.frames[index - 1] if index else None,
-                             dreamed[-1] if dreamed else None, blend, flow)
-        # Every frame gets the same random shifts: what differs between two frames'
-        # dreams then comes from the pictures, not from the jitter.
+        # The flow is also what the flicker is measured with (~10 ms a frame at 384 px).
+        motion = optical_flow(clip.frames[index - 1], frame) if index else None
+        start = _start_image(frame, dreamed[-1] if dreamed else None, blend,
+                             motion if flow else None)
+        # Every frame gets the same random shifts, so what differs between two frames'
+        # dreams comes from the pictures, not from the jitter (measured: less flicker
+        # than fresh shifts each frame, with and without blending).
         current = engine.run(objective, start, schedule, tracker=tracker, step_offset=0,
                              limits=engine_limits)
         dreamed.append(to_uint8(current))
+        if index:
+            meter.add((clip.frames[index - 1], frame), (dreamed[-2], dreamed[-1]), motion)
         if tracker.stopped:
             break
 
@@ -551,7 +590,7 @@ def dream_video(
             "fps": float(info.fps) if info.fps else None, "duration_s": info.duration_s,
             "rotation": clip.rotation, "audio": clip.audio is not None,
         },
-        "flicker": flicker(dreamed, clip.frames),
+        "flicker": meter.result(),
         "precision": model.precision,
         **asdict(schedule),
     }
