@@ -95,7 +95,8 @@ def hub_cache_dir() -> Path:
 
 
 def _saved_model_in(folder: Path) -> Path | None:
-    """`folder`, or its only sub-folder, if it holds a SavedModel (archives often nest one)."""
+    """`folder`, or a folder directly inside it, that holds a SavedModel (archives made by
+    hand often nest one)."""
     for candidate in (folder, *sorted(p for p in folder.glob("*") if p.is_dir())):
         if (candidate / SAVED_MODEL_FILE).is_file():
             return candidate
@@ -195,12 +196,17 @@ def _to_size(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _hub():
+    """tensorflow_hub, imported on first use: it imports tf_keras, seconds the app need not
+    spend until the fast model is wanted."""
     try:
         import tensorflow_hub as hub
     except ImportError as error:
+        # tensorflow-hub 0.16.1 imports pkg_resources, which setuptools 82 removed.
+        fix = ("install setuptools<82" if "pkg_resources" in str(error) else
+               "install the app's requirements (tensorflow-hub, and tf-keras for it)")
         raise StyleModelUnavailable(
-            f"tensorflow_hub could not be imported ({error}); install the app's requirements "
-            f"(tensorflow-hub and tf-keras) to enable fast style transfer.") from error
+            f"tensorflow_hub could not be imported ({type(error).__name__}: {error}); {fix} "
+            f"to enable fast style transfer.") from error
     return hub
 
 

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import struct
+import sys
 import zlib
 
 import imageio.v3 as iio
@@ -208,6 +209,13 @@ def test_saved_model_that_is_not_a_stylizer_is_refused(fresh_cache, tmp_path):
         load_style_model(tmp_path / "other")
 
 
+def test_missing_tensorflow_hub_says_what_to_install(fresh_cache, style_model_dir, monkeypatch):
+    fast_style._load_cached.cache_clear()
+    monkeypatch.setitem(sys.modules, "tensorflow_hub", None)  # as if it were not installed
+    with pytest.raises(StyleModelUnavailable, match="tensorflow_hub could not be imported.*tf-keras"):
+        load_style_model(style_model_dir)
+
+
 # ----------------------------------------------------------------------------- the call contract
 
 
@@ -385,7 +393,7 @@ def test_something_that_is_not_an_image_is_refused(style_model, content, which):
 
 def test_a_huge_style_image_is_refused_before_decoding(style_model, content):
     with pytest.raises(dream.ImageError, match="^Style image: This image has too many pixels"):
-        fast_style_transfer(style_model, content, png_header_only(12_000, 10_000))
+        fast_style_transfer(style_model, content, png_header_only(10_000, 8_000))
 
 
 @pytest.mark.parametrize("options, message", [
