@@ -1,0 +1,508 @@
+"""What each of the app's endpoints accepts, checked in one place, and the call it makes.
+
+The web page and the HTTP API reach the techniques through the same door: an `Endpoint`
+lists its images and parameters (in API order); `Endpoint.check` turns whatever a caller
+sent into typed values or raises a `ParameterError` that names the parameter, its allowed
+range or choices and what was received; `Endpoint.prepare` loads the images, builds the
+objective and checks the work budget, all before any dreaming, and returns the work to
+do. Nothing here knows about Gradio: the page builds its widgets from the same `PARAMS`
+table (ranges, labels, help texts), so a slider and the check behind it cannot disagree.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from dream import guided as guided_module
+from dream import images
+from dream import style as style_module
+from dream.deepdream import deep_dream, dream_objective, fractal_zoom
+from dream.engine import ProgressCallback, Schedule
+from dream.frames import check_request
+from dream.guided import guided_dream
+from dream.limits import Limits
+from dream.model import InceptionModel
+from dream.objectives import Objective
+from dream.presets import BASE_SCHEDULES, technique_defaults
+from dream.result import DreamResult
+from dream.style import style_transfer
+
+# The server's caps, whatever a caller sends. One step on mixed4c at 512² (0.26 MP) takes
+# ~0.17–0.35 s on two CPU cores, so 100 megapixel-steps is a few minutes at most; the
+# tabs' defaults need ~10–15.
+SERVER_LIMITS = Limits(
+    max_side=1024,         # longest side of any image; larger ones are downscaled
+    min_side=16,
+    max_steps=50,          # per octave and frame
+    max_octaves=6,
+    max_frames=60,
+    max_total_steps=1500,  # frames × octaves × steps
+    max_gif_side=512,      # GIF frames are downscaled to this (the PNG keeps full size)
+    max_tile_size=1024,
+    max_megapixel_steps=100.0,
+)
+DEFAULT_MAX_SIDE = 512     # px: what the page starts with
+DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting layer
+GIF_MAX_FRAMES = 60
+
+SCHEDULE_KEYS = ("steps", "step_size", "octaves", "octave_scale", "tile_size", "jitter",
+                 "laplacian_levels", "optimizer", "seed")
+
+
+class ParameterError(ValueError):
+    """A request parameter has the wrong type or value; the message names it."""
+
+
+# ----------------------------------------------------------------------------- parameters
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter: its type, allowed values, and the words that explain it."""
+
+    kind: str                     # "int", "float", "bool", "choice", "text", "layers"
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    label: str = ""
+    help: str = ""
+    step: float | None = None     # the page's slider step
+
+    def check(self, name: str, value: Any) -> Any:
+        """`value` as this parameter's Python type, or a ParameterError naming `name`."""
+        checker = getattr(self, f"_check_{self.kind}")
+        return checker(name, value)
+
+    # --- one rule per kind
+
+    def _range_text(self) -> str:
+        return f"between {self.low:g} and {self.high:g}"
+
+    def _number(self, name: str, value: Any, whole: bool) -> float:
+        what = "a whole number" if whole else "a number"
+        if value is None or isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ParameterError(f"{name} must be {what} {self._range_text()} (got {value!r}).")
+        if not math.isfinite(float(value)):
+            raise ParameterError(f"{name} must be a finite number {self._range_text()} (got {value!r}).")
+        if whole and float(value) != int(value):
+            raise ParameterError(f"{name} must be a whole number {self._range_text()} (got {value!r}).")
+        if not self.low <= value <= self.high:
+            raise ParameterError(f"{name} must be {self._range_text()} (got {value!r}).")
+        return value
+
+    def _check_int(self, name: str, value: Any) -> int:
+        return int(self._number(name, value, whole=True))
+
+    def _check_float(self, name: str, value: Any) -> float:
+        return float(self._number(name, value, whole=False))
+
+    def _check_bool(self, name: str, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise ParameterError(f"{name} must be true or false (got {value!r}).")
+
+    def _check_choice(self, name: str, value: Any) -> str:
+        if isinstance(value, str) and value in self.choices:
+            return value
+        raise ParameterError(f"{name} must be one of {', '.join(map(repr, self.choices))} "
+                             f"(got {value!r}).")
+
+    def _check_text(self, name: str, value: Any) -> str:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        raise ParameterError(f"{name} must be a non-empty text (got {value!r}).")
+
+    def _check_layers(self, name: str, value: Any) -> tuple[str, ...]:
+        """A list of layer names; a comma-separated text is accepted too."""
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if (isinstance(value, (list, tuple)) and value
+                and all(isinstance(item, str) and item.strip() for item in value)):
+            return tuple(dict.fromkeys(item.strip() for item in value))
+        raise ParameterError(f"{name} must be a list of layer names, e.g. "
+                             f"['mixed3a', 'mixed4a'] (got {value!r}).")
+
+
+LIMITS = SERVER_LIMITS
+PARAMS: dict[str, Param] = {
+    # --- what to dream of (Deep Dream, Fractal Zoom)
+    "objective": Param("choice", choices=("layer", "channel", "class"), label="Dream of…",
+                       help="Whole layer ('layer'): amplify everything a layer sees. One channel "
+                            "('channel'): a single feature detector of that layer. Class neuron "
+                            "('class'): the network's score for one ImageNet class."),
+    "layer": Param("text", label="Layer",
+                   help="A layer of Inception, e.g. mixed4c. Early layers (conv2d0–2, mixed3a/b) "
+                        "paint strokes and textures; later ones (mixed4a–e, mixed5a/b) eyes, "
+                        "animals and buildings."),
+    "channel": Param("int", 0, 1023, label="Channel", step=1,
+                     help="Which channel of the layer (0 to the layer's channel count − 1); "
+                          "used when objective is 'channel'."),
+    "class_name": Param("text", label="ImageNet class",
+                        help="An ImageNet class name, e.g. jellyfish or 'tree frog' (any case); "
+                             "used when objective is 'class'."),
+    # --- how much
+    "frames": Param("int", 1, LIMITS.max_frames, label="Frames", step=1,
+                    help="Frames of the animation; each continues from the one before."),
+    "steps": Param("int", 1, LIMITS.max_steps, label="Steps per octave", step=1,
+                   help="Optimisation steps at each scale (octave), for every frame."),
+    "max_side": Param("int", 64, LIMITS.max_side, label="Max image side (px)", step=32,
+                      help=f"Larger images are shrunk so their longest side is this (at most "
+                           f"{LIMITS.max_side}); work grows with the pixels."),
+    # --- the optimisation schedule
+    "step_size": Param("float", 0.1, 10.0, label="Step size", step=0.1,
+                       help="How far each step moves the pixels (in 0–255 units) after the "
+                            "gradient is normalised."),
+    "octaves": Param("int", 1, LIMITS.max_octaves, label="Octaves", step=1,
+                     help="How many scales are dreamed, from small to full size: more octaves "
+                          "make larger motifs."),
+    "octave_scale": Param("float", 1.1, 2.0, label="Octave scale", step=0.05,
+                          help="Size ratio between one octave and the next."),
+    "tile_size": Param("int", 128, LIMITS.max_tile_size, label="Tile size (px)", step=64,
+                       help="Gradients are computed tile by tile, so memory stays bounded on "
+                            "large images; the random shift each step hides the seams."),
+    "jitter": Param("int", 0, 64, label="Jitter (px)", step=1,
+                    help="Largest random shift of the image before each step; it keeps the "
+                         "patterns from locking onto the pixel grid."),
+    "laplacian_levels": Param("int", 0, 6, label="Laplacian levels", step=1,
+                              help="0: plain normalised gradient. 1–6: the gradient's frequency "
+                                   "bands are evened out (Mordvintsev's Laplacian pyramid), "
+                                   "which favours smooth, colourful, larger patterns."),
+    "seed": Param("int", 0, 2**31 - 1, label="Random seed", step=1,
+                  help="Seeds the random shifts (and noise): the same seed and settings give "
+                       "the same result."),
+    # --- the animation file
+    "frame_duration_ms": Param("int", 20, 1000, label="GIF frame duration (ms)", step=10,
+                               help="How long each frame of the GIF is shown."),
+    "hold_last_ms": Param("int", 0, 3000, label="Hold the last frame (ms)", step=100,
+                          help="Extra time the final frame stays on screen before the GIF loops."),
+    "pingpong": Param("bool", label="Ping-pong GIF",
+                      help="Play forward, then backward, for a seamless loop."),
+    # --- fractal zoom
+    "zoom": Param("float", 0.005, 0.25, label="Zoom per frame", step=0.005,
+                  help="Fraction of each side cropped away before every frame, then scaled "
+                       "back up: larger zooms faster (and blurs more)."),
+    # --- guided hallucination
+    "guide_is_dream": Param("bool", label="Dream on the guide itself",
+                            help="Ignore the image to dream on and amplify the guide's own "
+                                 "features."),
+    "similarity": Param("choice", choices=guided_module.SIMILARITIES, label="Similarity",
+                        help="How the dream's features are compared with the guide's: 'dot' "
+                             "(dot product), 'l1' / 'l2' (feature distances), 'best_match' "
+                             "(Google's notebook: each spot follows the guide feature it "
+                             "resembles most)."),
+    "direction": Param("choice", choices=guided_module.DIRECTIONS, label="Direction",
+                       help="'toward': take on the guide's features; 'away': become what the "
+                            "guide is not."),
+    "smoothness": Param("float", 0.0, 50.0, label="Smoothness", step=0.5,
+                        help="Weight of the total-variation penalty: higher gives smoother "
+                             "pixels and fewer speckles."),
+    "smoothness_norm": Param("choice", choices=guided_module.SMOOTHNESS_NORMS,
+                             label="Smoothness measure",
+                             help="How neighbouring-pixel differences are penalised: 'l2' "
+                                  "(squares: smooth gradients), 'l1' (absolute values: flat "
+                                  "areas, sharp edges), or the CADL course's form."),
+    "guide_weight": Param("float", 0.0, 10.0, label="Guide weight", step=0.1,
+                          help="Strength of the pull toward (or away from) the guide, "
+                               "relative to the smoothness."),
+    # --- style transfer
+    "style_weight": Param("float", 0.0, 100.0, label="Style weight", step=0.5,
+                          help="How strongly the style image's textures (Gram matrices) are "
+                               "imposed, relative to the content."),
+    "content_weight": Param("float", 0.0, 10.0, label="Content weight", step=0.1,
+                            help="How strongly the content photo's features are kept."),
+    "preserve_colors": Param("bool", label="Keep the content's colours",
+                             help="Take only the style's brushwork: the result keeps the "
+                                  "content photo's colours."),
+    "second_style_share": Param("float", 0.0, 1.0, label="Share of the second style", step=0.05,
+                                help="With a second style image: how much of the blend it "
+                                     "makes up (0 to 1)."),
+    "style_layers": Param("layers", label="Style layers",
+                          help="Layers whose textures are copied from the style image: early "
+                               "ones for fine brushwork, later ones for larger motifs."),
+    "content_layer": Param("text", label="Content layer",
+                           help="The layer whose features must stay like the content photo's: "
+                                "an earlier layer keeps more detail."),
+    "tv_weight": Param("float", 0.0, 100.0, label="Smoothness (TV) weight", step=0.5,
+                       help="Total-variation penalty: higher suppresses pixel noise."),
+    "init": Param("choice", choices=style_module.INITS, label="Start from",
+                  help="'content': start from the photo; 'noise': start from random grey "
+                       "noise."),
+}
+
+# Parameters every dreaming endpoint takes after its own, in this order.
+SCHEDULE_PARAMS = ("step_size", "octaves", "octave_scale", "tile_size", "jitter",
+                   "laplacian_levels", "seed")
+GIF_PARAMS = ("frame_duration_ms", "hold_last_ms", "pingpong")
+
+
+# ----------------------------------------------------------------------------- endpoints
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image an endpoint takes: its parameter name and how messages call it."""
+
+    name: str
+    role: str                 # "the photo", "the guide image", …
+    required: bool = True
+
+
+Work = Callable[[ProgressCallback], DreamResult]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked request: the work to run, and the picture it starts from (uint8 RGB)."""
+
+    work: Work
+    start: np.ndarray
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str                                   # the API name and the technique
+    description: str
+    images: tuple[Image, ...]
+    params: tuple[str, ...]                     # after the images, in API order
+    prepare_fn: Callable[["Endpoint", InceptionModel, dict], Plan]
+    label_fn: Callable[[dict], str]             # a short name for files and the gallery
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every parameter of the API, images first."""
+        return tuple(image.name for image in self.images) + self.params
+
+    def defaults(self) -> dict[str, Any]:
+        """The values the page starts with (images left out)."""
+        page = {"max_side": DEFAULT_MAX_SIDE, "frame_duration_ms": 120, "hold_last_ms": 600,
+                "pingpong": False, "objective": "layer", "channel": 0, "class_name": "jellyfish",
+                "layer": DEFAULT_LAYER, "guide_is_dream": False}
+        values = {**page, **technique_defaults(self.name)}
+        values["max_side"] = values["max_side"] or DEFAULT_MAX_SIDE
+        if "style_layers" in values:
+            values["style_layers"] = list(values["style_layers"])
+        return {name: values[name] for name in self.params if name in values}
+
+    def check(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Typed values for every parameter, or a ParameterError naming the first bad one.
+
+        Values the chosen mode ignores (the channel of a whole-layer dream, the class of a
+        channel dream, …) are not checked, so a hidden control never blocks a run.
+        """
+        values: dict[str, Any] = {image.name: raw.get(image.name) for image in self.images}
+        for name in self.params:
+            if name in _unused_in(self.name, raw):
+                values[name] = raw.get(name)
+                continue
+            values[name] = PARAMS[name].check(name, raw.get(name))
+        return values
+
+    def prepare(self, model: InceptionModel, values: dict[str, Any]) -> Plan:
+        """Loads the images and checks everything against the model and the budget."""
+        return self.prepare_fn(self, model, values)
+
+    def label(self, values: dict[str, Any]) -> str:
+        return self.label_fn(values)
+
+    def docstring(self) -> str:
+        """The endpoint's description with one line per parameter (the API page shows it)."""
+        lines = [self.description, "", "Args:"]
+        for image in self.images:
+            optional = "" if image.required else " Optional."
+            lines.append(f"    {image.name}: {image.role[0].upper()}{image.role[1:]} (an image "
+                         f"file).{optional}")
+        for name in self.params:
+            param = PARAMS[name]
+            lines.append(f"    {name}: {param.help}{_range_hint(param)}")
+        return "\n".join(lines)
+
+
+def _range_hint(param: Param) -> str:
+    if param.kind in ("int", "float") and param.low is not None:
+        kind = "whole number" if param.kind == "int" else "number"
+        return f" ({kind}, {param.low:g} to {param.high:g})"
+    return ""
+
+
+def _unused_in(technique: str, raw: Mapping[str, Any]) -> set[str]:
+    """Parameters the chosen mode ignores, so they are not validated."""
+    unused: set[str] = set()
+    if technique in ("deep_dream", "fractal_zoom"):
+        objective = raw.get("objective")
+        if objective == "class":
+            unused |= {"layer", "channel"}
+        elif objective == "channel":
+            unused |= {"class_name"}
+        elif objective == "layer":
+            unused |= {"channel", "class_name"}
+    return unused
+
+
+def fit_image(source, max_side: int, role: str) -> tuple[np.ndarray, list[str]]:
+    """The upload as an RGB array fitted into `max_side`, with notes that name the image."""
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise images.ImageError(f"Please upload {role} (or click one of the examples).")
+    try:
+        picture, notes = images.prepare(source, SERVER_LIMITS, int(max_side))
+    except images.ImageError as error:
+        raise images.ImageError(f"{role[0].upper()}{role[1:]}: {error}") from error
+    return picture, [f"{role[0].upper()}{role[1:]}: {note}" for note in notes]
+
+
+def schedule_from(technique: str, values: Mapping[str, Any]) -> Schedule:
+    """The technique's base schedule with the request's values."""
+    given = {key: values[key] for key in SCHEDULE_KEYS if key in values}
+    return replace(BASE_SCHEDULES[technique], **given)
+
+
+def _with_notes(result: DreamResult, notes: list[str]) -> DreamResult:
+    return replace(result, notes=[*notes, *result.notes])
+
+
+def dream_target(model: InceptionModel, values: Mapping[str, Any]) -> Objective:
+    """What Deep Dream and the zoom amplify: a whole layer, one channel, or a class neuron."""
+    objective = values["objective"]
+    if objective == "class":
+        return dream_objective(model, class_name=values["class_name"])
+    layer = model.layer(values["layer"])  # "Unknown layer …" with suggestions
+    if objective == "channel":
+        if not 0 <= values["channel"] < layer.channels:
+            raise ParameterError(f"channel must be between 0 and {layer.channels - 1} for "
+                                 f"{layer.name}, which has {layer.channels} channels "
+                                 f"(got {values['channel']}).")
+        return dream_objective(model, layer.name, channel_index=values["channel"])
+    return dream_objective(model, layer.name)
+
+
+def _prepare_dream(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
+    picture, notes = fit_image(values["image"], values["max_side"], "the photo")
+    target = dream_target(model, values)
+    schedule = check_request(picture.shape[:2], schedule_from(endpoint.name, values),
+                             values["frames"], SERVER_LIMITS)
+    technique = deep_dream if endpoint.name == "deep_dream" else fractal_zoom
+    extra = {"zoom": values["zoom"]} if endpoint.name == "fractal_zoom" else {}
+
+    def work(on_progress: ProgressCallback) -> DreamResult:
+        result = technique(model, picture, target, schedule, frames=values["frames"],
+                           on_progress=on_progress, limits=SERVER_LIMITS, **extra)
+        return _with_notes(result, notes)
+
+    return Plan(work, picture)
+
+
+def _prepare_guided(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
+    guide, notes = fit_image(values["guide_image"], values["max_side"], "the guide image")
+    if values["guide_is_dream"]:
+        picture = guide
+    else:
+        picture, dream_notes = fit_image(values["dream_image"], values["max_side"],
+                                         "the image to dream on")
+        notes += dream_notes
+    model.layer(values["layer"])
+    schedule = check_request(picture.shape[:2], schedule_from("guided", values),
+                             values["frames"], SERVER_LIMITS)
+    options = {key: values[key] for key in ("layer", "similarity", "direction", "smoothness",
+                                            "smoothness_norm", "guide_weight", "frames")}
+
+    def work(on_progress: ProgressCallback) -> DreamResult:
+        result = guided_dream(model, picture, guide, schedule=schedule, on_progress=on_progress,
+                              limits=SERVER_LIMITS, **options)
+        return _with_notes(result, notes)
+
+    return Plan(work, picture)
+
+
+def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
+    content, notes = fit_image(values["content_image"], values["max_side"], "the content image")
+    # Styles are seen at the content's scale by the package; fit them to the hard cap only.
+    style, style_notes = fit_image(values["style_image"], SERVER_LIMITS.max_side, "the style image")
+    notes += style_notes
+    second = None
+    if values.get("second_style_image"):
+        second, second_notes = fit_image(values["second_style_image"], SERVER_LIMITS.max_side,
+                                         "the second style image")
+        notes += second_notes
+    for name in ("style_layers", "content_layer"):
+        for layer in (values[name] if name == "style_layers" else (values[name],)):
+            try:
+                model.layer(layer)
+            except ValueError as error:
+                raise ParameterError(f"{name}: {error}") from error
+    schedule = check_request(content.shape[:2], schedule_from("style_transfer", values),
+                             values["frames"], SERVER_LIMITS)
+    options = {key: values[key] for key in ("style_layers", "content_layer", "content_weight",
+                                            "style_weight", "tv_weight", "second_style_share",
+                                            "preserve_colors", "init", "frames")}
+
+    def work(on_progress: ProgressCallback) -> DreamResult:
+        result = style_transfer(model, content, style, second_style_image=second,
+                                schedule=schedule, on_progress=on_progress, limits=SERVER_LIMITS,
+                                **options)
+        return _with_notes(result, notes)
+
+    return Plan(work, content)
+
+
+def _dream_label(values: Mapping[str, Any]) -> str:
+    if values.get("objective") == "class":
+        return str(values.get("class_name"))
+    if values.get("objective") == "channel":
+        return f"{values.get('layer')}-ch{values.get('channel')}"
+    return str(values.get("layer"))
+
+
+_DREAM_PARAMS = ("objective", "layer", "channel", "class_name", "frames", "steps", "max_side")
+
+ENDPOINTS: dict[str, Endpoint] = {
+    endpoint.name: endpoint for endpoint in (
+        Endpoint(
+            "deep_dream",
+            "Deep Dream (feedback loop): amplifies what a layer, one of its channels or a class "
+            "neuron sees in the photo; each frame dreams on the one before.",
+            (Image("image", "the photo"),),
+            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS, _prepare_dream, _dream_label),
+        Endpoint(
+            "fractal_zoom",
+            "Fractal zoom: dream, zoom in by `zoom` of each side, dream again, `frames` times.",
+            (Image("image", "the photo"),),
+            _DREAM_PARAMS[:5] + ("zoom",) + _DREAM_PARAMS[5:] + SCHEDULE_PARAMS + GIF_PARAMS,
+            _prepare_dream, _dream_label),
+        Endpoint(
+            "guided",
+            "Guided hallucination: dreams an image toward (or away from) what a guide image "
+            "shows, compared in one layer's features.",
+            # Required in the signature (the API lists it first); ignored (send None) when
+            # guide_is_dream is true.
+            (Image("dream_image", "the image to dream on (None when guide_is_dream)"),
+             Image("guide_image", "the guide image")),
+            ("guide_is_dream", "layer", "similarity", "direction", "smoothness", "frames",
+             "steps", "max_side", "smoothness_norm", "guide_weight") + SCHEDULE_PARAMS + GIF_PARAMS,
+            _prepare_guided, lambda v: f"{v.get('similarity')}-{v.get('direction')}"),
+        Endpoint(
+            "style_transfer",
+            "Neural style transfer (Gatys et al.): the content image repainted in the style "
+            "image's textures.",
+            (Image("content_image", "the content image"), Image("style_image", "the style image"),
+             Image("second_style_image", "the second style image (optional blend)",
+                   required=False)),
+            ("style_weight", "content_weight", "preserve_colors", "frames", "steps", "max_side",
+             "second_style_share", "style_layers", "content_layer", "tv_weight", "init",
+             "step_size", "octaves", "octave_scale", "tile_size", "jitter", "seed")
+            + GIF_PARAMS,
+            _prepare_style, lambda v: "style"),
+    )
+}
+
+def slug(text: str) -> str:
+    """A file-name-safe version of `text`."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "dream"
+
+
+__all__ = ["DEFAULT_MAX_SIDE", "ENDPOINTS", "Endpoint", "GIF_MAX_FRAMES", "PARAMS", "Param",
+           "ParameterError", "SERVER_LIMITS", "dream_target", "fit_image", "schedule_from", "slug"]

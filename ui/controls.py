@@ -1,0 +1,211 @@
+"""The widgets of the technique tabs, built from `dream.endpoints.PARAMS`.
+
+Every parameter widget shows the same label and help text the API page shows, and hands
+the handler what it received untouched: `Endpoint.check` is the one place that validates
+(and names the parameter), instead of Gradio's own checks ("Value 61 is greater than
+maximum value 60.") or its silent rounding of 2.5 to 2.
+"""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+import dream
+from dream.endpoints import PARAMS, Param
+
+from ui import ids
+from ui.model_holder import class_choices, layer_channels, layer_choices
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+
+# Labels the page shows for each choice value (the API takes the values).
+CHOICE_LABELS = {
+    "objective": {"layer": "Whole layer", "channel": "One channel", "class": "Class neuron"},
+    "similarity": {"dot": "Dot product", "l1": "L1 distance", "l2": "L2 distance",
+                   "best_match": "Best match (Google's notebook)"},
+    "direction": {"toward": "Toward the guide", "away": "Away from the guide"},
+    "smoothness_norm": {"l2": "L2 (smooth gradients)", "l1": "L1 (flat areas, sharp edges)",
+                        "course": "CADL course's form", "cadl": "CADL course's form"},
+    "init": {"content": "The content image", "noise": "Noise"},
+}
+
+
+def _raw(component: gr.components.Component, payload: Any) -> Any:
+    """`preprocess` that passes the value on as sent (see the module docstring)."""
+    return payload
+
+
+def _describe(component: gr.components.Component, name: str, schema: dict[str, Any]) -> None:
+    """Gives the API page `schema` for this widget: the help text as its description."""
+    param = PARAMS[name]
+    schema = {**schema, "description": param.help, "additional_description": param.help}
+    component.api_info = lambda: schema
+    component.api_info_as_input = lambda: schema
+    component.preprocess = types.MethodType(_raw, component)
+
+
+def _schema(name: str, param: Param) -> dict[str, Any]:
+    if param.kind == "int":
+        return {"type": "integer"}
+    if param.kind == "float":
+        return {"type": "number"}
+    if param.kind == "bool":
+        return {"type": "boolean"}
+    if param.kind == "choice":
+        return {"type": "string", "enum": list(param.choices)}
+    if param.kind == "layers":
+        return {"type": "array", "items": {"type": "string"}}
+    return {"type": "string"}
+
+
+def widget(name: str, value: Any, prefix: str | None = None, **options: Any) -> gr.components.Component:
+    """The page's widget for parameter `name`: a slider, checkbox, radio or text field."""
+    param = PARAMS[name]
+    common = dict(label=param.label, info=param.help, value=value)
+    part = {"max_side": "max-side", "frames": "frames", "steps": "steps", "objective": "objective",
+            "layer": "layer", "channel": "channel", "class_name": "class"}.get(name)
+    if prefix and part:
+        common["elem_id"] = ids.element(prefix, part)
+    common.update(options)
+    if param.kind == "int" and param.high - param.low > 100_000:  # e.g. the seed
+        component = gr.Number(precision=0, minimum=param.low, maximum=param.high, **common)
+    elif param.kind in ("int", "float"):
+        component = gr.Slider(param.low, param.high, step=param.step,
+                              precision=0 if param.kind == "int" else None, **common)
+    elif param.kind == "bool":
+        component = gr.Checkbox(**common)
+    elif param.kind == "choice":
+        labels = CHOICE_LABELS.get(name, {})
+        component = gr.Radio([(labels.get(c, c), c) for c in param.choices], **common)
+    else:
+        component = gr.Textbox(**common)
+    _describe(component, name, _schema(name, param))
+    return component
+
+
+def layer_dropdown(name: str, value: Any, model: dream.InceptionModel | None,
+                   prefix: str | None = None, multiselect: bool = False, **options: Any) -> gr.Dropdown:
+    """A searchable layer picker; the API page says "a layer name" instead of 132 of them."""
+    param = PARAMS[name]
+    component = gr.Dropdown(layer_choices(model), value=value, label=param.label, info=param.help,
+                            allow_custom_value=True, filterable=True, multiselect=multiselect,
+                            elem_id=ids.element(prefix, "layer") if prefix and name == "layer" else None,
+                            **options)
+    _describe(component, name, _schema(name, param))
+    return component
+
+
+def class_dropdown(value: Any, model: dream.InceptionModel | None, prefix: str,
+                   **options: Any) -> gr.Dropdown:
+    param = PARAMS["class_name"]
+    component = gr.Dropdown(class_choices(model), value=value, label=f"{param.label} (type to search)",
+                            info=param.help, allow_custom_value=True, filterable=True,
+                            elem_id=ids.element(prefix, "class"), **options)
+    _describe(component, "class_name", {"type": "string"})
+    return component
+
+
+def channel_number(value: Any, layer: str, model: dream.InceptionModel | None,
+                   prefix: str, visible: bool) -> gr.Number:
+    """The channel as a number box bounded by the chosen layer (`channel_update`).
+
+    A number box rather than a slider: the value shown is the value used (a slider clamps
+    what was typed while showing it), and the layer-dependent bound is checked when the
+    channel is actually used, never while it is hidden.
+    """
+    component = gr.Number(value, precision=0, minimum=0, visible=visible,
+                          **channel_update(model, layer), elem_id=ids.element(prefix, "channel"))
+    _describe(component, "channel", {"type": "integer"})
+    return component
+
+
+def channel_update(model: dream.InceptionModel | None, layer: str) -> dict[str, Any]:
+    channels = layer_channels(model, layer)
+    if channels is None:
+        return dict(label="Channel", info=PARAMS["channel"].help)
+    return dict(label=f"Channel (0 to {channels - 1})",
+                info=f"One of the {channels} channels of {layer}.")
+
+
+def photo(label: str, elem_id: str) -> gr.Image:
+    """An image input that hands the handler the uploaded file's path as it is.
+
+    Gradio's own preprocessing opens the file with PIL first, so an unreadable upload fails
+    there with a generic error; the dream package's loader gives a clear one (and sees EXIF,
+    modes and decompression bombs in the original file). Gradio has already checked that the
+    path is a file the user uploaded.
+    """
+    image = gr.Image(label=label, type="filepath", image_mode=None, elem_id=elem_id,
+                     sources=["upload", "webcam", "clipboard"], height=260)
+    image.preprocess = types.MethodType(_untouched_upload, image)
+    return image
+
+
+def _untouched_upload(image: gr.Image, payload):
+    if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+        return str(payload.path)
+    try:
+        return gr.Image.preprocess(image, payload)
+    except Exception as error:  # noqa: BLE001
+        raise gr.Error(f"Could not read the uploaded image ({type(error).__name__}).") from error
+
+
+def examples(prefix: str, rows: list[list[str]], inputs: list, label: str = "Examples (click one)") -> None:
+    rows = [[str(ASSETS / name) for name in row] for row in rows
+            if all((ASSETS / name).is_file() for name in row)]
+    if rows:
+        example_set = gr.Examples(rows, inputs, label=label, cache_examples=False,
+                                  examples_per_page=8)
+        example_set.dataset.elem_id = ids.element(prefix, "examples")
+
+
+def preset_picker(prefix: str, technique: str) -> tuple[gr.Dropdown, gr.Markdown]:
+    picker = gr.Dropdown([p.name for p in dream.presets_for(technique)], value=None,
+                         label="Preset (optional)", elem_id=ids.element(prefix, "preset"),
+                         info="Fills in the settings of a known-good recipe; your photo and "
+                              "image size stay as they are.")
+    description = gr.Markdown(visible=False, elem_id=ids.element(prefix, "preset-description"))
+    return picker, description
+
+
+def schedule_controls(prefix: str, values: dict[str, Any], names: tuple[str, ...]) -> dict:
+    """The Advanced accordion's optimisation and GIF widgets (those of `names` it has)."""
+    rows = (("step_size", "octaves", "octave_scale"), ("tile_size", "jitter", "laplacian_levels"),
+            ("seed", "frame_duration_ms", "hold_last_ms", "pingpong"))
+    controls = {}
+    for row in rows:
+        with gr.Row():
+            for name in row:
+                if name in names:
+                    controls[name] = widget(name, values[name], prefix)
+    return controls
+
+
+
+def objective_widgets(prefix: str, values: dict[str, Any], model: dream.InceptionModel | None) -> dict:
+    """What to dream of: a whole layer, one of its channels, or an ImageNet class neuron."""
+    objective = values["objective"]
+    widgets = {"objective": widget("objective", objective, prefix)}
+    with gr.Row():
+        widgets["layer"] = layer_dropdown("layer", values["layer"], model, prefix,
+                                          visible=objective != "class")
+        widgets["channel"] = channel_number(values["channel"], values["layer"], model, prefix,
+                                            visible=objective == "channel")
+        widgets["class_name"] = class_dropdown(values["class_name"], model, prefix,
+                                               visible=objective == "class")
+    return widgets
+
+
+def amount_widgets(prefix: str, values: dict[str, Any], frames_help: str | None = None) -> dict:
+    """Frames, steps and the image size: how much work a run is."""
+    widgets = {}
+    with gr.Row():
+        widgets["frames"] = widget("frames", values["frames"], prefix,
+                                   **({"info": frames_help} if frames_help else {}))
+        widgets["steps"] = widget("steps", values["steps"], prefix)
+    widgets["max_side"] = widget("max_side", values["max_side"], prefix)
+    return widgets

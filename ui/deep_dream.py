@@ -1,0 +1,32 @@
+"""The Deep Dream tab: one photo, what to dream of, and the feedback loop."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from dream.endpoints import ENDPOINTS
+
+from ui import controls, guide, ids, outputs
+from ui.studio import Studio
+
+ENDPOINT = ENDPOINTS["deep_dream"]
+PREFIX = ids.PREFIXES["deep_dream"]
+EXAMPLES = [["cat.jpg"], ["landscape.jpg"], ["rocket.jpg"], ["abstract.jpg"]]
+
+
+def build(studio: Studio) -> None:
+    values = ENDPOINT.defaults()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5):
+            photo = controls.photo("Photo", ids.element(PREFIX, "input"))
+            controls.examples(PREFIX, EXAMPLES, [photo])
+            picker, description = controls.preset_picker(PREFIX, ENDPOINT.name)
+            widgets = controls.objective_widgets(PREFIX, values, studio.model)
+            widgets.update(controls.amount_widgets(PREFIX, values))
+            with gr.Accordion("Advanced", open=False):
+                widgets.update(controls.schedule_controls(PREFIX, values, ENDPOINT.params))
+            with gr.Accordion("New to Deep Dream? A short guide", open=False):
+                gr.Markdown(guide.STUDENT_GUIDE)
+        with gr.Column(scale=6):
+            panel = outputs.panel(PREFIX, "Dream", enabled=studio.model is not None)
+    studio.wire(ENDPOINT, panel, {"image": photo}, widgets, picker, description)

@@ -1,0 +1,30 @@
+"""Every element id the page gives its components, in one place.
+
+Browser tests, the screenshot script and the page's CSS find components by these ids, so
+they stay stable. Each technique tab has a short prefix (`dd`, `fz`, `gd`, `st`); a new tab
+picks a new prefix and gets the same ids.
+"""
+
+from __future__ import annotations
+
+MODEL_STATUS = "model-status"
+MODEL_RETRY = "model-retry"
+
+# Per-tab parts: f"{prefix}-{part}".
+PARTS = (
+    "run", "stop", "status", "image", "gif", "files", "notes", "settings", "gallery",
+    "preset", "preset-description", "examples", "input", "max-side", "frames", "steps",
+    "layer", "channel", "class", "objective",
+    # second and third images of the guided and style tabs
+    "guide", "style", "style2",
+)
+PREFIXES = {"deep_dream": "dd", "fractal_zoom": "fz", "guided": "gd", "style_transfer": "st"}
+TABS = {"deep_dream": "tab-deep-dream", "fractal_zoom": "tab-fractal-zoom",
+        "guided": "tab-guided", "style_transfer": "tab-style-transfer", "about": "tab-about"}
+
+
+def element(prefix: str, part: str) -> str:
+    """The id of one part of a tab, e.g. element("dd", "run") == "dd-run"."""
+    if part not in PARTS:
+        raise ValueError(f"Unknown element part {part!r}; add it to ui.ids.PARTS.")
+    return f"{prefix}-{part}"

@@ -1,0 +1,153 @@
+"""The model the page dreams with: loaded once in the background, retried on request,
+and warmed up (its step functions compiled) before the first user waits for it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+import numpy as np
+
+import dream
+from dream.endpoints import ENDPOINTS
+
+from ui.messages import plain, without_paths
+
+LOG = logging.getLogger("deep-dream-studio")
+MODEL_FILES = "inception5h.zip (tensorflow_inception_graph.pb and its label file)"
+FIX_HINT = (f"To fix it: download {MODEL_FILES} from {dream.model.MODEL_URL} on a machine with "
+            "internet, then start the app with DREAM_MODEL_DIR=/path/to/inception5h.zip (or a "
+            "folder holding the two files), or put it in place and press Retry.")
+# Each tab's first request at its defaults, tiny: running it compiles the step function that
+# request will use (the first call of a new objective traces and optimises its graph, ~8 s
+# on two cores), so the first user sees their first preview as fast as later ones do.
+WARM_UP_SIDE = 96
+
+
+class ModelHolder:
+    """Loads the model in a background thread, says how that is going, and can retry."""
+
+    def __init__(self, path: str | os.PathLike | None = None, *, warm_up: bool = False) -> None:
+        self.path = path
+        self.warm_up = warm_up
+        self.model: dream.InceptionModel | None = None
+        self.error: str | None = None
+        self.warming = False
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    # --- loading
+
+    def start(self) -> "ModelHolder":
+        with self._lock:
+            if self._thread is None:
+                self._done.clear()
+                self._thread = threading.Thread(target=self._load, name="model-loader", daemon=True)
+                self._thread.start()
+        return self
+
+    def load(self, timeout: float | None = None) -> "ModelHolder":
+        """Starts loading and waits for it (at most `timeout` seconds)."""
+        self.start()
+        self._done.wait(timeout)
+        return self
+
+    def retry(self, timeout: float | None = 30) -> "ModelHolder":
+        """Looks for the model again (after a failure), e.g. once it has been put in place."""
+        with self._lock:
+            if self.model is None and self._done.is_set():
+                self.error = None
+                self._thread = None
+        return self.load(timeout)
+
+    def _load(self) -> None:
+        try:
+            self.model = dream.load_model(self.path)
+        except dream.ModelUnavailable as error:
+            LOG.warning("Model unavailable: %s", error)
+            self.error = plain(without_paths(str(error)))
+        except Exception as error:  # noqa: BLE001 - the app must start whatever happens here
+            LOG.exception("Loading the model failed")
+            self.error = (f"The model could not be loaded ({type(error).__name__}: "
+                          f"{plain(without_paths(str(error)))}).")
+        finally:
+            self._done.set()
+        if self.model is not None and self.warm_up:
+            self._warm_up(self.model)
+
+    def _warm_up(self, model: dream.InceptionModel) -> None:
+        """Runs each tab's default request once on a tiny picture (see WARM_UP_SIDE)."""
+        self.warming = True
+        picture = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, np.uint8)
+        try:
+            for endpoint in ENDPOINTS.values():
+                values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
+                values.update({image.name: picture for image in endpoint.images if image.required})
+                endpoint.prepare(model, values).work(lambda progress: None)
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first user time
+            LOG.exception("Warming up failed")
+        finally:
+            self.warming = False
+
+    # --- state
+
+    def hint(self) -> str:
+        """How to fix a failed load (the package's messages often say most of it already)."""
+        if "DREAM_MODEL_DIR" in (self.error or ""):
+            return "Once the model is in place, press Retry (no restart needed)."
+        return FIX_HINT
+
+    @property
+    def state(self) -> str:
+        if self.model is not None:
+            return "ready"
+        return "unavailable" if self.error is not None else "loading"
+
+    def require(self) -> dream.InceptionModel:
+        """The model, or a ModelUnavailable that says why there is none."""
+        if self.model is not None:
+            return self.model
+        if self.error is not None:
+            raise dream.ModelUnavailable(f"Dreaming is unavailable: {self.error} {self.hint()}")
+        raise dream.ModelUnavailable("The model is still loading (on the first start it is "
+                                     "downloaded, about 50 MB). Please try again in a moment.")
+
+    def status_markdown(self, max_side: int, limit: int) -> str:
+        if self.state == "ready":
+            layers = sum(layer.kind == "block" for layer in self.model.layers)
+            ready = (f"**Model ready**: inception5h GoogLeNet ({len(self.model.layers)} layers, "
+                     f"{layers} main blocks, {len(self.model.class_names)} classes). Images are "
+                     f"fitted into {max_side} px by default ({limit} px at most).")
+            if self.warming:
+                ready += " *Warming up: compiling the dream steps in the background…*"
+            return ready
+        if self.state == "unavailable":
+            return f"**Dreaming is unavailable: the model could not be loaded.** {self.error} {self.hint()}"
+        return ("**Loading the inception5h model…** On the first start it is downloaded "
+                "(about 50 MB); this page updates when it is ready.")
+
+
+def layer_choices(model: dream.InceptionModel | None) -> list[tuple[str, str]]:
+    """(label, name) per layer: the main blocks first, then branches and pre-ReLU taps."""
+    if model is None:
+        return []
+    notes = {"block": "", "branch": ", branch", "pre_relu": ", pre-ReLU"}
+    ordered = sorted(model.layers, key=lambda layer: layer.kind != "block")
+    return [(f"{layer.name} ({layer.channels} channels{notes.get(layer.kind, '')})", layer.name)
+            for layer in ordered]
+
+
+def class_choices(model: dream.InceptionModel | None) -> list[str]:
+    return sorted(model.class_names, key=str.lower) if model is not None else []
+
+
+def layer_channels(model: dream.InceptionModel | None, layer: str) -> int | None:
+    if model is None or not isinstance(layer, str):
+        return None
+    try:
+        return model.layer(layer).channels
+    except ValueError:
+        return None
+

@@ -1,0 +1,327 @@
+"""What every technique tab shares: running a request with live previews, Stop, presets,
+the session gallery, and the widgets that follow the model's state.
+
+A tab module lays out its widgets and calls `Studio.wire(endpoint, …)` once; everything
+after that (the API endpoint and its documentation, streaming, Stop, errors that stay on
+the page, file naming, the gallery) is the same for every tab.
+"""
+
+from __future__ import annotations
+
+import inspect
+import queue
+import threading
+import time
+from dataclasses import asdict
+from typing import Any, Callable, Generator
+
+import gradio as gr
+
+import dream
+from dream.endpoints import Endpoint
+
+from ui import controls
+from ui.messages import user_message
+from ui.model_holder import ModelHolder, class_choices, layer_choices
+from ui.outputs import (GALLERY_MAX_ITEMS, GifOptions, Panel, progress_text, save_outputs,
+                        status_html)
+
+PREVIEW_INTERVAL_S = 0.5   # at most two preview images a second reach the page
+# Controls a preset leaves alone: the user's image size and GIF choices.
+KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong")
+
+ProgressCallback = Callable[[dream.Progress], "bool | None"]
+
+
+def stream(work: Callable[[ProgressCallback], dream.DreamResult], stop: threading.Event
+           ) -> Generator[dream.Progress, None, dream.DreamResult]:
+    """Runs `work` in a thread; yields its progress reports; returns its result.
+
+    The engine calls back after every few steps (in the worker thread); the callback
+    returns True to stop once `stop` is set (the Stop button, or this generator being
+    closed because the page went away).
+    """
+    updates: queue.Queue = queue.Queue()
+
+    def on_progress(report: dream.Progress) -> bool:
+        updates.put(report)
+        return stop.is_set()
+
+    def worker() -> None:
+        try:
+            updates.put(("done", work(on_progress)))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the handler's thread
+            updates.put(("error", error))
+
+    thread = threading.Thread(target=worker, name="dream-worker", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = updates.get()
+            if isinstance(item, dream.Progress):
+                yield item
+                continue
+            kind, value = item
+            if kind == "error":
+                raise value
+            return value
+    finally:
+        stop.set()  # a closed generator stops the worker at its next step
+
+
+class Studio:
+    """The handlers behind the page, shared by every technique tab."""
+
+    def __init__(self, holder: ModelHolder, max_side: int, limit: int) -> None:
+        self.holder = holder
+        self.max_side, self.limit = max_side, limit
+        self._stops: dict[str, set[threading.Event]] = {}
+        self._stops_lock = threading.Lock()
+        # Widgets that follow the model's state (filled when the model arrives).
+        self.run_buttons: list[gr.Button] = []
+        self.layer_dropdowns: list[gr.Dropdown] = []
+        self.class_dropdowns: list[gr.Dropdown] = []
+
+    @property
+    def model(self) -> dream.InceptionModel | None:
+        return self.holder.model
+
+    # --- stop
+
+    def _register(self, request: gr.Request | None) -> tuple[str, threading.Event]:
+        key = getattr(request, "session_hash", None) or "anonymous"
+        event = threading.Event()
+        with self._stops_lock:
+            self._stops.setdefault(key, set()).add(event)
+        return key, event
+
+    def _unregister(self, key: str, event: threading.Event) -> None:
+        with self._stops_lock:
+            events = self._stops.get(key, set())
+            events.discard(event)
+            if not events:
+                self._stops.pop(key, None)
+
+    def stop(self, request: gr.Request = None) -> None:
+        """Stops this session's running dream at its next step; the run then returns what
+        it has made so far (PNG, GIF, settings) like a finished one."""
+        key = getattr(request, "session_hash", None) or "anonymous"
+        with self._stops_lock:
+            for event in self._stops.get(key, ()):
+                event.set()
+
+    # --- running one request
+
+    def run(self, endpoint: Endpoint, raw: dict[str, Any], history: list | None,
+            request: gr.Request | None) -> Generator[tuple, None, None]:
+        """Streams a run to the page: status and previews while it dreams, then the final
+        PNG, GIF, downloads, settings and notes (also after Stop)."""
+        key, stop = self._register(request)
+        skip = gr.skip()
+        try:
+            try:
+                values = endpoint.check(raw)
+                plan = endpoint.prepare(self.holder.require(), values)
+            except Exception as error:  # noqa: BLE001 - every failure gets words on the page
+                message = user_message(error)
+                # On the page first (it stays there), then as the event's error (the toast,
+                # and what an API caller receives).
+                yield skip, skip, skip, skip, message, status_html(message, kind="error"), skip
+                raise gr.Error(message, title="Cannot dream with these settings",
+                               print_exception=False) from None
+
+            started = time.monotonic()
+            # The starting picture stands in for the preview until the first one arrives.
+            yield (plan.start, None, None, None, "Dreaming…",
+                   status_html("Starting: preparing the network…", 0.0), skip)
+            first_report = None
+            last_preview = 0.0
+            runner = stream(plan.work, stop)
+            try:
+                while True:
+                    report = next(runner)
+                    now = time.monotonic()
+                    if first_report is None:
+                        first_report = (report.step, now - started)
+                    if now - last_preview >= PREVIEW_INTERVAL_S:
+                        last_preview = now
+                        text = progress_text(report.step, report.total, now - started, first_report)
+                        yield (report.preview, skip, skip, skip, text,
+                               status_html(text, report.step / report.total), skip)
+            except StopIteration as finished:
+                result = finished.value
+            except Exception as error:  # noqa: BLE001
+                message = user_message(error)
+                yield skip, skip, skip, skip, message, status_html(message, kind="error"), skip
+                raise gr.Error(message, title="The dream failed", print_exception=False) from None
+
+            yield (skip, skip, skip, skip, "Writing the PNG and the GIF…",
+                   status_html("Writing the PNG and the GIF…", 1.0), skip)
+            gif = GifOptions(values["frame_duration_ms"], values["hold_last_ms"], values["pingpong"])
+            label = endpoint.label(values)
+            png, animation = save_outputs(result, endpoint.name, label, gif)
+            elapsed = time.monotonic() - started
+            dreamed, asked = len(result.frames) - 1, result.settings.get("frames", len(result.frames) - 1)
+            if result.stopped:
+                summary = f"Stopped after {dreamed} of {asked} frames ({elapsed:.0f} s)."
+            else:
+                summary = f"Finished: {dreamed} frames in {elapsed:.0f} s."
+            notes = "\n".join([summary, *result.notes])
+            inputs = {name: values[name] for name in endpoint.params}
+            settings = {**result.settings, "stopped_early": result.stopped, "inputs": inputs}
+            entry = {"png": str(png), "gif": str(animation), "label": f"{label} · seed "
+                     f"{values.get('seed', 0)}", "values": inputs, "settings": settings,
+                     "notes": notes}
+            new_history = [entry, *(history or [])][:GALLERY_MAX_ITEMS]
+            yield (str(png), str(animation), [str(png), str(animation)], settings, notes,
+                   status_html(summary, 1.0, "done"), new_history)
+        finally:
+            self._unregister(key, stop)
+
+    def handler(self, endpoint: Endpoint) -> Callable:
+        """The endpoint's event function, with the endpoint's parameter names and docs
+        (Gradio builds the API page from the signature and the docstring)."""
+        names = endpoint.names
+
+        def handler(*args: Any):
+            # Gradio passes the inputs, the history and the request, in signature order.
+            *given, history, request = args
+            yield from self.run(endpoint, dict(zip(names, given)), history, request)
+
+        # Optional images come after the required ones; from there on every parameter has
+        # a default (the others' defaults are their widgets' values, on the API page).
+        optional = [image.name for image in endpoint.images if not image.required]
+        first_default = names.index(optional[0]) if optional else len(names)
+        parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        **({"default": None} if i >= first_default else {}))
+                      for i, name in enumerate(names)]
+        parameters += [inspect.Parameter("history", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None),
+                       inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                         default=None, annotation=gr.Request)]
+        handler.__signature__ = inspect.Signature(parameters)
+        handler.__annotations__ = {"request": gr.Request}
+        handler.__name__ = handler.__qualname__ = endpoint.name
+        handler.__doc__ = endpoint.docstring()
+        return handler
+
+    # --- wiring a tab
+
+    def wire(self, endpoint: Endpoint, panel: Panel, images: dict[str, gr.components.Component],
+             widgets: dict[str, gr.components.Component], picker: gr.Dropdown,
+             description: gr.Markdown) -> None:
+        """Connects a tab's widgets to its endpoint: run, stop, presets, gallery, objective."""
+        inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
+        event = panel.run.click(
+            self.handler(endpoint), [*inputs, panel.history], [*panel.results(), panel.history],
+            api_name=endpoint.name, concurrency_id="dream", concurrency_limit=1,
+            show_progress="hidden")
+        event.success(_gallery_items, panel.history, panel.gallery, queue=False,
+                      api_visibility="private", show_progress="hidden")
+        panel.stop.click(self.stop, None, None, api_name=f"stop_{endpoint.name}",
+                         api_description=f"Stops this session's running {endpoint.name} request "
+                                         f"at its next step; it then returns the frames made so "
+                                         f"far (PNG, GIF, settings) like a finished run.",
+                         queue=False, show_progress="hidden")
+        self.run_buttons.append(panel.run)
+        self._wire_preset(endpoint, picker, description, widgets)
+        self._wire_gallery(endpoint, panel, widgets)
+        if "objective" in widgets:
+            self._wire_objective(endpoint, widgets)
+        for name in ("layer", "content_layer"):
+            if name in widgets:
+                self.layer_dropdowns.append(widgets[name])
+        if "style_layers" in widgets:
+            self.layer_dropdowns.append(widgets["style_layers"])
+        if "class_name" in widgets:
+            self.class_dropdowns.append(widgets["class_name"])
+
+    def _wire_preset(self, endpoint: Endpoint, picker: gr.Dropdown, description: gr.Markdown,
+                     widgets: dict) -> None:
+        names = list(widgets)
+
+        def apply(name: str | None):
+            chosen = next((p for p in dream.presets_for(endpoint.name) if p.name == name), None)
+            if chosen is None:
+                return [gr.skip()] * len(names) + [gr.Markdown(visible=False)]
+            values = preset_values(endpoint, chosen)
+            return ([values[key] if key in values else gr.skip() for key in names]
+                    + [gr.Markdown(f"*{chosen.description}*", visible=True)])
+
+        picker.change(apply, picker, [*widgets.values(), description],
+                      api_name=f"{endpoint.name}_preset", api_visibility="undocumented", queue=False)
+
+    def _wire_gallery(self, endpoint: Endpoint, panel: Panel, widgets: dict) -> None:
+        names = list(widgets)
+
+        def restore(history: list, selected: gr.SelectData):
+            if not history or selected is None or not 0 <= selected.index < len(history):
+                return [gr.skip()] * (len(names) + 5)
+            entry = history[selected.index]
+            return ([entry["values"].get(key, gr.skip()) for key in names]
+                    + [entry["png"], entry["gif"], [entry["png"], entry["gif"]], entry["settings"],
+                       entry["notes"]])
+
+        panel.gallery.select(restore, panel.history,
+                             [*widgets.values(), panel.image, panel.gif, panel.files,
+                              panel.settings, panel.notes],
+                             api_visibility="private", queue=False, show_progress="hidden")
+
+    def _wire_objective(self, endpoint: Endpoint, widgets: dict) -> None:
+        def show(objective: str):
+            return (gr.Dropdown(visible=objective != "class"), gr.Number(visible=objective == "channel"),
+                    gr.Dropdown(visible=objective == "class"))
+
+        widgets["objective"].change(
+            show, widgets["objective"], [widgets["layer"], widgets["channel"], widgets["class_name"]],
+            api_name=f"{endpoint.name}_objective_fields", api_visibility="undocumented", queue=False,
+            show_progress="hidden")
+        widgets["layer"].change(
+            lambda layer: gr.Number(**controls.channel_update(self.model, layer)), widgets["layer"],
+            widgets["channel"], api_name=f"{endpoint.name}_channel_range",
+            api_visibility="undocumented", queue=False, show_progress="hidden")
+
+    # --- the model's state
+
+    def refresh(self) -> tuple:
+        """Status, timer, Retry and every model-dependent widget, for the current state."""
+        model, state = self.model, self.holder.state
+        busy = state == "loading" or self.holder.warming
+        return (self.holder.status_markdown(self.max_side, self.limit),
+                gr.Timer(active=busy),
+                gr.Button(visible=state == "unavailable"),
+                *[gr.Button(interactive=model is not None) for _ in self.run_buttons],
+                *[gr.Dropdown(choices=layer_choices(model)) for _ in self.layer_dropdowns],
+                *[gr.Dropdown(choices=class_choices(model)) for _ in self.class_dropdowns])
+
+    def refresh_outputs(self, status: gr.Markdown, timer: gr.Timer, retry: gr.Button) -> list:
+        return [status, timer, retry, *self.run_buttons, *self.layer_dropdowns,
+                *self.class_dropdowns]
+
+    def retry(self) -> tuple:
+        """Looks for the model again (e.g. after it has been put in place), then refreshes."""
+        self.holder.retry(timeout=60)
+        return self.refresh()
+
+
+def _gallery_items(history: list | None) -> list[tuple[str, str]]:
+    return [(entry["png"], entry["label"]) for entry in history or []]
+
+
+def preset_values(endpoint: Endpoint, preset: dream.Preset) -> dict[str, Any]:
+    """Every control a preset sets: the tab's defaults, then the preset's own settings (seed
+    included), except the image size and GIF options, which stay as the user chose."""
+    values = {**endpoint.defaults(), **asdict(preset.schedule()), **preset.options()}
+    if endpoint.name in ("deep_dream", "fractal_zoom"):
+        if values.get("class_name") and "class_name" in preset.settings:
+            values["objective"] = "class"
+        elif values.get("channel_index") is not None:
+            values.update(objective="channel", channel=values["channel_index"])
+        else:
+            values["objective"] = "layer"
+    if endpoint.name == "guided":
+        values["guide_is_dream"] = preset.guide_is_dream
+    if "style_layers" in values:
+        values["style_layers"] = list(values["style_layers"])
+    return {key: value for key, value in values.items()
+            if key in endpoint.params and key not in KEPT_BY_PRESETS and value is not None}
+
