@@ -132,7 +132,7 @@ def main() -> None:
           f"{parts['transformer'] / 1e9:.2f} GMAC")
     print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; "
           f"load average at the start {load_at_start:.2f}, at the end {os.getloadavg()[0]:.2f} "
-          f"(above ~0.1 other processes shared the cores: compare the min column)")
+          f"(above ~1, other processes shared the cores: trust the min column)")
 
 
 if __name__ == "__main__":
