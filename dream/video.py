@@ -199,6 +199,7 @@ class _Plan:
     fps: Fraction                  # output frame rate
     size: tuple[int, int]          # (height, width) in the coded orientation, even
     max_frames: int                # decoding stops after this many output frames
+    source_period_s: float         # a source frame's duration when a frame does not say
     expected_frames: int | None    # from the metadata; None when it has no duration
 
 
@@ -255,7 +256,8 @@ def _plan(info: VideoInfo, *, fps: float | None, max_side: int, limits: Limits,
             raise LimitError(
                 f"The clip makes {expected} frames at {float(out_fps):.3g} fps; the limit is "
                 f"{cap} frames. Use a lower frame rate or a shorter clip.")
-    return _Plan(out_fps, size, cap, expected)
+    source_period = 1.0 / float(info.fps) if info.fps else 1.0 / float(out_fps)
+    return _Plan(out_fps, size, cap, source_period, expected)
 
 
 def _engine_limits(limits: Limits, video_limits: VideoLimits) -> Limits:
@@ -269,12 +271,16 @@ def _engine_limits(limits: Limits, video_limits: VideoLimits) -> Limits:
 
 
 def _to_rgb(frame, size: tuple[int, int], rotation: int) -> np.ndarray:
-    """A decoded frame as upright uint8 RGB of `size` (coded orientation) before turning."""
+    """A decoded frame as upright uint8 RGB; `size` is (height, width) before turning."""
     height, width = size
-    # Nominal pixel formats with alpha: GIF frames decode as BGRA, WebM may carry yuva420p.
+    if frame.height - height in (0, 1) and frame.width - width in (0, 1):
+        decode_height, decode_width = frame.height, frame.width  # at most an odd row to crop
+    else:
+        decode_height, decode_width = height, width              # downscaled by FFmpeg
+    # Pixel formats with alpha: GIF frames decode as BGRA, WebM may carry yuva420p.
     has_alpha = len(frame.format.components) in (2, 4)
-    picture = frame.to_ndarray(format="rgba" if has_alpha else "rgb24", width=width,
-                               height=height, interpolation="AREA")
+    picture = frame.to_ndarray(format="rgba" if has_alpha else "rgb24", width=decode_width,
+                               height=decode_height, interpolation="AREA")[:height, :width]
     if has_alpha:
         alpha = picture[:, :, 3:].astype(np.float32) / 255.0
         # Transparent pixels over white, as still images are (dream.images).
@@ -339,15 +345,23 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
             audio = _AudioCollector(container.streams.audio[0])
             streams.append(container.streams.audio[0])
         first_s = None
-        previous = None      # (frame, its time) not yet placed in an output slot
+        previous = None      # the last decoded frame, not yet placed in an output slot
         end_s = 0.0
         damaged = False
         try:
             for packet in container.demux(streams):
-                for frame in packet.decode():
-                    if packet.stream.type == "audio":
-                        audio.add(frame)
+                if packet.stream.type == "audio":
+                    if audio is None:
                         continue
+                    try:
+                        for frame in packet.decode():
+                            audio.add(frame)
+                    except av.error.FFmpegError:
+                        # A broken audio track costs the audio, not the video.
+                        audio = None
+                        notes.append("The audio track could not be decoded; the video is silent.")
+                    continue
+                for frame in packet.decode():
                     decoded += 1
                     if first_s is None:
                         first_s = frame.time or 0.0
@@ -369,7 +383,7 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
                                 f"shorter clip.")
                     previous = frame
                     period = float(frame.duration * frame.time_base) if (
-                        frame.duration and frame.time_base) else slot_s
+                        frame.duration and frame.time_base) else plan.source_period_s
                     end_s = time_s + period
         except av.error.FFmpegError:
             damaged = True

@@ -301,6 +301,10 @@ def test_rotated_clip_dreams_and_encodes_upright(tmp_path, model, objective):
 
 def test_odd_dimensions_become_even(tmp_path, model, objective):
     source = write_clip(tmp_path / "odd.mp4", moving_clip(4, size=(65, 97)), pix_fmt="yuv444p")
+    # Cropped, not resampled: the kept pixels are the decoded ones.
+    with av.open(str(source)) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    np.testing.assert_array_equal(read_video(source).frames[0], first[:64, :96])
     result = dream_video(model, source, objective, QUICK)
     assert result.frames[0].shape == (64, 96, 3)
     assert any("even sides" in note for note in result.notes)
@@ -349,6 +353,15 @@ def test_zero_frames(tmp_path, model, objective, suffix, codec, message):
         dream_video(model, source, objective, QUICK)
     good = write_clip(tmp_path / "good.mp4", moving_clip(2))
     assert len(dream_video(model, good, objective, QUICK).frames) == 2
+
+
+def test_damaged_file_keeps_what_decodes(tmp_path):
+    source = tmp_path / "clip.webm"
+    iio.imwrite(source, moving_clip(24), plugin="pyav", codec="libvpx-vp9", fps=12)
+    cut = tmp_path / "cut.webm"
+    cut.write_bytes(source.read_bytes()[: source.stat().st_size * 6 // 10])
+    clip = read_video(cut)
+    assert 1 <= len(clip.frames) < 24 and clip.frames[0].shape == SIZE + (3,)
 
 
 def test_too_small(tmp_path, model, objective):
