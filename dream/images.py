@@ -109,14 +109,28 @@ def _array_to_rgb(array: np.ndarray) -> np.ndarray:
     return np.rint(array).astype(np.uint8)
 
 
+TRANSPARENCY_NOTE = "Its transparent areas were put on a white background."
+
+
+def _has_transparency(image: Image.Image) -> bool:
+    if image.mode in ("RGBA", "LA", "PA"):
+        return image.getchannel("A").getextrema()[0] < 255
+    return image.mode == "P" and "transparency" in image.info
+
+
 def load_rgb(source) -> tuple[np.ndarray, list[str]]:
     """(uint8 H×W×3 array, notes for the user) from a path, bytes, PIL image or array."""
     notes: list[str] = []
     if isinstance(source, np.ndarray):
+        if source.ndim == 3 and source.shape[2] == 4 and np.min(source[:, :, 3]) < (
+                1.0 if np.issubdtype(source.dtype, np.floating) else 255):
+            notes.append(TRANSPARENCY_NOTE)
         return _array_to_rgb(source), notes
     image = _open(source)
     if getattr(image, "n_frames", 1) > 1:
         notes.append(f"The input is animated ({image.n_frames} frames); its first frame was used.")
+    if _has_transparency(image):
+        notes.append(TRANSPARENCY_NOTE)
     return np.asarray(to_rgb(image)), notes
 
 

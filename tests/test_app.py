@@ -1,4 +1,4 @@
-"""The Gradio app through its HTTP API (gradio_client), with the small generated model.
+"""The Gradio app through its HTTP API (gradio_client and raw HTTP), with the small generated model.
 
 The app is launched once on a loopback port (`app_fixtures.app_url`); every request uses
 tiny images and one or two steps, so the whole file runs in about a minute.
@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
@@ -30,12 +31,17 @@ pytest_plugins = ("app_fixtures",)  # app_holder, app_url, client, small_photo
 
 import app  # noqa: E402  (conftest puts the repository root on sys.path)
 import dream  # noqa: E402
+from dream.endpoints import ENDPOINTS, PARAMS  # noqa: E402
+from ui import outputs, studio  # noqa: E402
+from ui.model_holder import ModelHolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer")
 
 
-def deep_dream_args(image: str, **overrides) -> dict:
-    return {"image": handle_file(image), "objective": "layer", "layer": "mixed4c", "channel": 0,
+def deep_dream_args(image, **overrides) -> dict:
+    image = handle_file(image) if isinstance(image, str) else image
+    return {"image": image, "objective": "layer", "layer": "mixed4c", "channel": 0,
             "class_name": "jellyfish", **FAST, **overrides}
 
 
@@ -50,7 +56,7 @@ def check_outputs(outputs, technique: str, frames: int = FAST["frames"]) -> dict
     animation = iio.imread(gif, index=None)
     assert animation.shape[0] == frames + 1 > 1  # the input, then one frame per dreamed frame
     assert sorted(Path(f).suffix for f in files) == [".gif", ".png"]
-    assert isinstance(notes, str)
+    assert notes.startswith(f"Finished: {frames} frames")
     return settings
 
 
@@ -62,12 +68,13 @@ def test_deep_dream_returns_png_gif_and_settings(client, small_photo):
     settings = check_outputs(outputs, "deep_dream")
     assert settings["size"] == [128, 96]  # 160×120 fitted into max_side=128
     assert "downscaled from 160×120 to 128×96" in outputs[4]
+    assert settings["inputs"]["max_side"] == 128 and "image" not in settings["inputs"]
 
 
 def test_deep_dream_channel_objective(client, small_photo):
     outputs = client.predict(**deep_dream_args(small_photo, objective="channel", layer="mixed3b",
                                                channel=3), api_name="/deep_dream")
-    assert check_outputs(outputs, "deep_dream")["objective"] == "mixed3b channel 3"
+    assert "channel 3" in check_outputs(outputs, "deep_dream")["objective"]
 
 
 def test_fractal_zoom_with_a_class_neuron(client, small_photo):
@@ -83,43 +90,114 @@ def test_unknown_class_is_refused_with_suggestions(client, small_photo):
                        api_name="/deep_dream")
 
 
+def guided_args(dream_image, guide, **overrides) -> dict:
+    return {"dream_image": handle_file(dream_image) if dream_image else None,
+            "guide_image": handle_file(guide), "guide_is_dream": False, "layer": "mixed4c",
+            "similarity": "l2", "direction": "away", "smoothness": 1.0, "smoothness_norm": "l2",
+            "guide_weight": 1.0, **FAST, **overrides}
+
+
 def test_guided_hallucination(client, small_photo, tmp_path, picture_factory):
     guide = write_picture(tmp_path / "guide.jpg", picture_factory(100, 100)[::-1].copy())
-    outputs = client.predict(dream_image=handle_file(small_photo), guide_image=handle_file(guide),
-                             guide_is_dream=False, layer="mixed4c", similarity="l2",
-                             direction="away", smoothness=1.0, smoothness_norm="l2",
-                             guide_weight=1.0, **FAST, api_name="/guided")
-    settings = check_outputs(outputs, "guided")
+    settings = check_outputs(client.predict(**guided_args(small_photo, guide), api_name="/guided"),
+                             "guided")
     assert (settings["similarity"], settings["direction"]) == ("l2", "away")
     # The guide alone: it is also the image dreamed on.
-    outputs = client.predict(dream_image=None, guide_image=handle_file(guide), guide_is_dream=True,
-                             layer="mixed4c", similarity="dot", direction="toward",
-                             smoothness=0.0, smoothness_norm="l2", guide_weight=1.0, **FAST,
-                             api_name="/guided")
+    outputs = client.predict(**guided_args(None, guide, guide_is_dream=True, similarity="dot",
+                                           direction="toward", smoothness=0.0), api_name="/guided")
     assert check_outputs(outputs, "guided")["size"] == [100, 100]
+
+
+def style_args(content, style, **overrides) -> dict:
+    return {"content_image": handle_file(content), "style_image": handle_file(style),
+            "style_weight": 10.0, "content_weight": 1.0, "preserve_colors": True,
+            "second_style_image": None, "second_style_share": 0.5,
+            "style_layers": ["conv2d2", "mixed3a"], "content_layer": "mixed3b", "tv_weight": 10.0,
+            "init": "content", **{k: v for k, v in FAST.items() if k != "laplacian_levels"},
+            **overrides}
 
 
 def test_style_transfer(client, small_photo, tmp_path, picture_factory):
     style = write_picture(tmp_path / "style.png", np.roll(picture_factory(96, 96), 1, axis=2))
-    outputs = client.predict(content_image=handle_file(small_photo), style_image=handle_file(style),
-                             style_weight=10.0, content_weight=1.0, preserve_colors=True,
-                             second_style_image=None, second_style_share=0.5,
-                             style_layers=["conv2d2", "mixed3a"], content_layer="mixed3b",
-                             tv_weight=10.0, init="content",
-                             **{k: v for k, v in FAST.items() if k != "laplacian_levels"},
-                             api_name="/style_transfer")
+    outputs = client.predict(**style_args(small_photo, style), api_name="/style_transfer")
     settings = check_outputs(outputs, "style_transfer")
     assert settings["style_layers"] == ["conv2d2", "mixed3a"] and settings["preserve_colors"]
+    # A comma-separated text is a list of layers too.
+    outputs = client.predict(**style_args(small_photo, style, style_layers="conv2d2, mixed3a"),
+                             api_name="/style_transfer")
+    assert check_outputs(outputs, "style_transfer")["style_layers"] == ["conv2d2", "mixed3a"]
 
 
-# ----------------------------------------------------------------------------- limits
+# ----------------------------------------------------------------------------- one check for every parameter
 
 
-def test_values_beyond_the_sliders_are_refused(client, small_photo):
-    with pytest.raises(AppError, match="greater than maximum value 50"):
-        client.predict(**deep_dream_args(small_photo, steps=400), api_name="/deep_dream")
-    with pytest.raises(AppError, match="greater than maximum value 1024"):
-        client.predict(**deep_dream_args(small_photo, max_side=5000), api_name="/deep_dream")
+@pytest.mark.parametrize("overrides, message", [
+    ({"steps": 400}, r"steps must be between 1 and 50 \(got 400\)"),
+    ({"max_side": 5000}, r"max_side must be between 64 and 1024 \(got 5000\)"),
+    ({"steps": "abc"}, r"steps must be a whole number between 1 and 50 \(got 'abc'\)"),
+    ({"frames": "ten"}, r"frames must be a whole number between 1 and 60 \(got 'ten'\)"),
+    ({"seed": "x"}, r"seed must be a whole number"),
+    ({"steps": None}, r"steps must be a whole number .*\(got None\)"),
+    ({"frames": 2.5}, r"frames must be a whole number .*\(got 2.5\)"),
+    ({"steps": 2.5}, r"steps must be a whole number .*\(got 2.5\)"),
+    ({"objective": "channel", "channel": 2.5}, r"channel must be a whole number .*\(got 2.5\)"),
+    ({"frames": 61}, r"frames must be between 1 and 60 \(got 61\)"),
+    ({"layer": None}, r"layer must be a non-empty text \(got None\)"),
+    ({"layer": "mixed9z"}, r"Unknown layer 'mixed9z'"),
+    ({"objective": "everything"}, r"objective must be one of 'layer', 'channel', 'class' \(got 'everything'\)"),
+    ({"pingpong": "yes"}, r"pingpong must be true or false \(got 'yes'\)"),
+])
+def test_bad_parameters_are_named(client, small_photo, overrides, message):
+    with pytest.raises(AppError, match=message):
+        client.predict(**deep_dream_args(small_photo, **overrides), api_name="/deep_dream")
+
+
+def test_values_the_mode_ignores_are_not_checked(client, small_photo):
+    """A hidden control never blocks a run: a whole-layer dream with a channel beyond the
+    layer (the page's "Flowers preset, then Whole layer on conv2d0" sequence)."""
+    outputs = client.predict(**deep_dream_args(small_photo, layer="conv2d0", channel=139,
+                                               class_name=""), api_name="/deep_dream")
+    check_outputs(outputs, "deep_dream")
+    with pytest.raises(AppError, match=r"channel must be between 0 and \d+ for mixed4c"):
+        client.predict(**deep_dream_args(small_photo, objective="channel", channel=600),
+                       api_name="/deep_dream")
+
+
+def test_list_parameters_refuse_other_types(client, small_photo, tmp_path, picture_factory):
+    style = write_picture(tmp_path / "style.png", picture_factory(64, 64))
+    with pytest.raises(AppError, match=r"style_layers must be a list of layer names.*\(got 7\)"):
+        client.predict(**style_args(small_photo, style, style_layers=7), api_name="/style_transfer")
+    with pytest.raises(AppError, match=r"style_layers: Unknown layer 'm'"):
+        client.predict(**style_args(small_photo, style, style_layers=["m"]), api_name="/style_transfer")
+
+
+def _http_call(app_url: str, api_name: str, data: list) -> str:
+    """A raw HTTP call of an endpoint; returns the event stream's text."""
+    body = json.dumps({"data": data}).encode()  # json writes NaN as NaN, as JavaScript can't
+    request = urllib.request.Request(f"{app_url}gradio_api/call/{api_name}", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/{api_name}/{event_id}", timeout=60) as response:
+        return response.read().decode()
+
+
+@pytest.mark.parametrize("name, value", [("seed", float("nan")), ("step_size", float("inf"))])
+def test_nan_and_infinity_over_raw_http_get_a_message(app_url, name, value):
+    values = deep_dream_args(None, **{name: value})
+    data = [values[name] for name in ENDPOINTS["deep_dream"].names]
+    stream = _http_call(app_url, "deep_dream", data)
+    assert "event: error" in stream and f"{name} must be a finite number" in stream, stream[-500:]
+
+
+def test_errors_name_the_image(client, small_photo, tmp_path):
+    corrupt = tmp_path / "style.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
+    with pytest.raises(AppError, match="The style image: Could not read this file as an image"):
+        client.predict(**style_args(small_photo, str(corrupt)), api_name="/style_transfer")
+    with pytest.raises(AppError, match="Please upload the guide image"):
+        client.predict(**{**guided_args(small_photo, small_photo), "guide_image": None},
+                       api_name="/guided")
 
 
 def test_too_many_total_steps_are_refused(client, small_photo):
@@ -137,7 +215,7 @@ def test_too_much_pixel_work_is_refused(client, tmp_path, picture_factory):
     assert time.monotonic() - started < 20  # refused before any dreaming
 
 
-# ----------------------------------------------------------------------------- bad input
+# ----------------------------------------------------------------------------- bad images
 
 
 def _png_bomb(path: Path, side: int = 20000) -> str:
@@ -156,7 +234,7 @@ def _png_bomb(path: Path, side: int = 20000) -> str:
 def test_corrupt_upload_gives_a_clear_error_and_the_server_keeps_serving(client, small_photo, tmp_path):
     corrupt = tmp_path / "corrupt.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))
-    with pytest.raises(AppError, match="Could not read this file as an image"):
+    with pytest.raises(AppError, match="The photo: Could not read this file as an image"):
         client.predict(**deep_dream_args(str(corrupt)), api_name="/deep_dream")
     text = tmp_path / "notes.png"
     text.write_text("this is not an image")
@@ -172,15 +250,14 @@ def test_unusual_images_work_or_are_refused_clearly(client, tmp_path, picture_fa
     exif = Image.Exif()
     exif[0x0112] = 6
     rotated = write_picture(tmp_path / "rotated.jpg", rgb, exif=exif)
-    gray16 = Image.fromarray((rgb[:, :, 0].astype(np.uint16) * 257), mode="I;16")
-    gray16.save(tmp_path / "gray16.png")
+    Image.fromarray(rgb[:, :, 0].astype(np.uint16) * 257).save(tmp_path / "gray16.png")
     frames = [Image.fromarray(np.roll(rgb, 20 * k, axis=1)) for k in range(3)]
     frames[0].save(tmp_path / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
     cases = {
         "rotated": (rotated, [120, 160], ""),
         "grayscale": (write_picture(tmp_path / "gray.png", rgb[:, :, 0]), [160, 120], ""),
         "rgba": (write_picture(tmp_path / "rgba.png", np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)])),
-                 [160, 120], ""),
+                 [160, 120], "transparent"),
         "cmyk": (str(tmp_path / "cmyk.jpg"), [160, 120], ""),
         "16-bit": (str(tmp_path / "gray16.png"), [160, 120], ""),
         "animated": (str(tmp_path / "animated.gif"), [160, 120], "first frame was used"),
@@ -200,21 +277,39 @@ def test_unusual_images_work_or_are_refused_clearly(client, tmp_path, picture_fa
     with pytest.raises(AppError, match="at least 16 pixels"):
         client.predict(**deep_dream_args(write_picture(tmp_path / "tiny.png", rgb[:8, :8]), **one_step),
                        api_name="/deep_dream")
+    with pytest.raises(AppError, match="at least 16 pixels"):
+        client.predict(**deep_dream_args(write_picture(tmp_path / "thin.png", rgb[:, :1]), **one_step),
+                       api_name="/deep_dream")
     with pytest.raises(AppError, match="too many pixels"):
         client.predict(**deep_dream_args(_png_bomb(tmp_path / "bomb.png"), **one_step),
                        api_name="/deep_dream")
-    with pytest.raises(AppError, match="Please upload"):
-        client.predict(**{**deep_dream_args(str(tmp_path / "gray.png")), "image": None},
-                       api_name="/deep_dream")
+    with pytest.raises(AppError, match="Please upload the photo"):
+        client.predict(**deep_dream_args(None), api_name="/deep_dream")
 
 
-# ----------------------------------------------------------------------------- stop and cancel
+def test_uploads_over_the_cap_are_refused(app_url, tmp_path):
+    big = tmp_path / "huge.png"
+    big.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * (51 * 1024 * 1024))
+    with pytest.raises(Exception, match="exceeds the maximum file size of 52428800 bytes"):
+        Client(app_url, verbose=False).predict(**deep_dream_args(str(big)), api_name="/deep_dream")
+    # A raw upload (no client-side check) is refused by the server itself.
+    boundary = "dream-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"huge.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + big.read_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(f"{app_url}gradio_api/upload", data=body, headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=60)
+    assert refused.value.code == 413 and b"52428800 bytes" in refused.value.read()
+
+
+# ----------------------------------------------------------------------------- stop, cancel, previews
 
 
 def _wait_for_progress(job, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if job.status().progress_data or len(job.outputs()) > 1:
+        if len(job.outputs()) > 1:
             return
         time.sleep(0.05)
     raise AssertionError("the job never reported progress")
@@ -230,9 +325,11 @@ def test_stop_ends_the_run_early_with_what_was_dreamed(app_url, small_photo):
                         api_name="/deep_dream")
     _wait_for_progress(job)
     client.predict(api_name="/stop_deep_dream")
-    _, gif, _, settings, notes = job.result(timeout=60)
-    assert settings["stopped_early"] is True and "Stopped early" in notes
-    assert 1 < iio.imread(gif, index=None).shape[0] < 41
+    png, gif, files, settings, notes = job.result(timeout=60)
+    assert settings["stopped_early"] is True and notes.startswith("Stopped after")
+    assert 1 < iio.imread(gif, index=None).shape[0] < 41 and Path(png).is_file()
+    # The next run works.
+    check_outputs(client.predict(**deep_dream_args(small_photo), api_name="/deep_dream"), "deep_dream")
 
 
 def test_cancelling_a_job_stops_the_engine(app_url, small_photo):
@@ -255,10 +352,11 @@ def test_live_previews_stream_before_the_result(app_url, small_photo):
     final = job.result(timeout=60)
     previews = [out for out in job.outputs()[:-1] if out[0] and out[1] is None]
     assert previews, "no preview image reached the client before the result"
+    assert any("Dreaming: step" in out[4] for out in job.outputs()[:-1])
     assert final[1].endswith(".gif")
 
 
-def test_stream_relays_previews_and_stops_when_closed():
+def test_stream_relays_progress_and_stops_when_closed():
     stop = threading.Event()
     asked_to_stop = threading.Event()
 
@@ -270,67 +368,99 @@ def test_stream_relays_previews_and_stops_when_closed():
                 return "stopped"
         return "finished"
 
-    runner = app.stream(work, stop, progress=None)
-    assert next(runner).shape == (4, 4, 3)
+    runner = studio.stream(work, stop)
+    assert next(runner).preview.shape == (4, 4, 3)
     runner.close()  # what Gradio does to a cancelled generator
     assert stop.is_set() and asked_to_stop.wait(5)
 
 
-# ----------------------------------------------------------------------------- page wiring
+def test_progress_text_estimates_from_the_pace_after_the_first_report():
+    assert outputs.progress_text(5, 100, 2.0, (5, 2.0)) == "Dreaming: step 5 of 100 · 2 s"
+    # 10 more steps in 1 s after the first report at step 5: 85 steps left ≈ 8 s.
+    assert outputs.progress_text(15, 100, 3.0, (5, 2.0)).endswith("about 8 s left")
 
 
-def test_presets_fill_the_controls(client):
+# ----------------------------------------------------------------------------- presets, page wiring
+
+
+def test_presets_fill_the_controls_but_keep_the_image_size(client):
     values = client.predict("Jellyfish (class neuron)", api_name="/deep_dream_preset")
-    names = app._params(app.Studio.deep_dream)[1:]
+    names = [name for name in ENDPOINTS["deep_dream"].params]
     filled = dict(zip(names, values))
     assert filled["objective"] == "class" and filled["class_name"] == "jellyfish"
-    assert (filled["frames"], filled["steps"], filled["octaves"], filled["seed"]) == (8, 6, 4, 0)
-    description = values[-1]  # a component update: {"value": …, "visible": True, …}
+    assert filled["seed"] == 0 and filled["frames"] >= 1 and filled["steps"] >= 1
+    # The image size and GIF options stay as the user set them (a "skip" update, not None).
+    for kept in studio.KEPT_BY_PRESETS:
+        assert filled[kept] == {"__type__": "update"}, kept
+    description = values[-1]
     assert "jellyfish" in description["value"].lower() and description["visible"] is True
 
 
-@pytest.mark.parametrize("technique", ["deep_dream", "fractal_zoom", "guided", "style_transfer"])
+@pytest.mark.parametrize("technique", TECHNIQUES)
 def test_every_preset_setting_has_a_control(technique):
-    handler = getattr(app.Studio, technique)
-    controls = set(app._params(handler)) | {"channel_index"}
+    endpoint = ENDPOINTS[technique]
     for preset in dream.presets_for(technique):
-        values = app.preset_values(preset)
-        assert set(preset.settings) <= controls, preset.name
+        values = studio.preset_values(endpoint, preset)
+        assert set(preset.settings) - {"channel_index"} <= set(endpoint.params), preset.name
         assert {"steps", "octaves", "seed", "frames"} <= set(values), preset.name
+        assert not set(values) & set(studio.KEPT_BY_PRESETS), preset.name
+        assert None not in values.values(), preset.name
 
 
 def test_events_have_api_names_and_share_one_dream_slot(app_holder):
     demo = app.build_app(app_holder)
-    dreams = [fn for fn in demo.fns.values()
-              if fn.api_name in ("deep_dream", "fractal_zoom", "guided", "style_transfer")]
+    dreams = [fn for fn in demo.fns.values() if fn.api_name in TECHNIQUES]
     assert len(dreams) == 4
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in dreams} == {("dream", 1)}
+    assert {fn.show_progress for fn in dreams} == {"hidden"}  # no overlay on the preview
     assert demo._queue.max_size == app.QUEUE_MAX_SIZE
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert sorted(public) == ["deep_dream", "fractal_zoom", "guided", "style_transfer"]
-    # Every event a person triggers has a name (Gradio's own cancel helpers are private).
+    assert sorted(public) == sorted([*TECHNIQUES, *(f"stop_{t}" for t in TECHNIQUES)])
     assert all(fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private")
 
 
-def test_api_page_names_the_parameters(client):
+def test_api_page_describes_every_parameter(client):
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(info) == {"/deep_dream", "/fractal_zoom", "/guided", "/style_transfer"}
-    names = [p["parameter_name"] for p in info["/deep_dream"]["parameters"]]
-    assert names[:5] == ["image", "objective", "layer", "channel", "class_name"] and "seed" in names
+    assert set(info) == {*(f"/{t}" for t in TECHNIQUES), *(f"/stop_{t}" for t in TECHNIQUES)}
+    for technique in TECHNIQUES:
+        endpoint = ENDPOINTS[technique]
+        parameters = info[f"/{technique}"]["parameters"]
+        assert [p["parameter_name"] for p in parameters] == list(endpoint.names)
+        assert len(info[f"/{technique}"]["returns"]) == 5  # the status line is the page's own
+        for parameter in parameters:
+            name = parameter["parameter_name"]
+            if name in PARAMS:
+                assert parameter["python_type"]["description"].startswith(PARAMS[name].help[:30]), name
+                if PARAMS[name].kind == "int":
+                    assert parameter["python_type"]["type"] == "int", name
+            assert "enum" not in json.dumps(parameter["type"]) or name not in ("layer", "class_name")
+    assert "Stops this session's running" in info["/stop_deep_dream"]["description"]
 
 
-def test_each_request_writes_its_own_files(picture):
+def test_each_request_writes_its_own_distinctly_named_files(picture):
     result = dream.DreamResult(picture, [picture, picture], {"seed": 3})
-    first = app.save_outputs(result, "deep_dream", app.GifOptions())
-    second = app.save_outputs(result, "deep_dream", app.GifOptions())
-    assert first[0].parent != second[0].parent and first[0].name == "deep-dream-seed3.png"
+    first = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())
+    second = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())
+    assert first[0].parent != second[0].parent and first[0].name != second[0].name
+    assert first[0].name.startswith("deep-dream-mixed4c-seed3-") and first[0].suffix == ".png"
 
 
-# ----------------------------------------------------------------------------- start-up
+def test_sweep_deletes_old_results_and_bounds_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(outputs, "OUTPUT_ROOT", tmp_path)
+    for k, age in enumerate((7200, 10, 5, 1)):
+        folder = tmp_path / f"run-{k}"
+        folder.mkdir()
+        (folder / "result.png").write_bytes(b"x" * 1000)
+        os.utime(folder, (time.time() - age, time.time() - age))
+    assert outputs.sweep(max_age_s=3600, max_bytes=2500) == 2  # the old one, then the oldest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run-2", "run-3"]
+
+
+# ----------------------------------------------------------------------------- the model's state
 
 
 def test_page_built_while_the_model_loads_catches_up(model_dir, small_photo):
-    holder = app.ModelHolder(model_dir)  # not started yet: the page sees "loading"
+    holder = ModelHolder(model_dir)  # not started yet: the page sees "loading"
     with running_app(holder) as url:
         client = Client(url, verbose=False)
         status = client.predict(api_name="/model_status")[0]
@@ -343,41 +473,40 @@ def test_page_built_while_the_model_loads_catches_up(model_dir, small_photo):
                       "deep_dream")
 
 
-def test_uploads_must_come_through_the_upload_route(app_url):
-    """The photo inputs hand the handler the uploaded file's path: Gradio must have checked that
-    path first, so a raw API call cannot make the app read another file on the server."""
-    outside = Path.home() / "deep-dream-forged-input.jpg"  # neither uploaded nor in a temp dir
-    if any(Path(allowed).resolve() in outside.resolve().parents
-           for allowed in (os.getcwd(), __import__("tempfile").gettempdir())):
-        pytest.skip("the home folder lies inside a folder Gradio serves from")
-    Image.new("RGB", (64, 64)).save(outside)
-    try:
-        forged = {"path": str(outside), "meta": {"_type": "gradio.FileData"}}
-        body = json.dumps({"data": [forged, "layer", "mixed4c", 0, "jellyfish", *FAST.values()]})
-        request = urllib.request.Request(app_url + "gradio_api/call/deep_dream", data=body.encode(),
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            event_id = json.load(response)["event_id"]
-        with urllib.request.urlopen(f"{app_url}gradio_api/call/deep_dream/{event_id}", timeout=60) as response:
-            stream = response.read().decode()
-        assert "event: error" in stream and "event: complete" not in stream
-    finally:
-        outside.unlink()
-
-
-# ----------------------------------------------------------------------------- no model
-
-
-def test_missing_model_is_reported_and_refused(tmp_path, monkeypatch, unreachable_url):
-    monkeypatch.delenv("DREAM_MODEL_DIR", raising=False)
-    monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
-    monkeypatch.setenv("DREAM_CACHE_DIR", str(tmp_path / "empty-cache"))
-    holder = app.ModelHolder().load(timeout=60)
+def test_missing_model_is_reported_then_retried(tmp_path, monkeypatch, unreachable_url, model_dir):
+    empty = tmp_path / "model"
+    empty.mkdir()
+    holder = ModelHolder(empty).load(timeout=60)
     assert holder.state == "unavailable"
-    status = holder.status_markdown()
-    assert "Dreaming is unavailable" in status and "DREAM_MODEL_DIR" in status
-    with pytest.raises(app.gr.Error, match="Dreaming is unavailable.*DREAM_MODEL_DIR"):
+    status = holder.status_markdown(512, 1024)
+    assert "Dreaming is unavailable" in status and "Retry" in status
+    assert str(tmp_path) not in status and "`" not in status  # no server paths, no raw Markdown
+    with pytest.raises(dream.ModelUnavailable, match="Dreaming is unavailable"):
         holder.require()
+    for source in model_dir.iterdir():  # the model is put in place; Retry picks it up
+        (empty / source.name).write_bytes(source.read_bytes())
+    assert holder.retry(timeout=60).state == "ready"
+
+
+def test_warm_up_compiles_the_default_steps(tmp_path, model_dir, small_photo):
+    """The first request after start-up traces nothing: the warm-up already compiled it."""
+    copy = tmp_path / "model"  # a model object of its own, so no other test warmed it
+    copy.mkdir()
+    for source in model_dir.iterdir():
+        (copy / source.name).write_bytes(source.read_bytes())
+    holder = ModelHolder(copy, warm_up=True).load(timeout=60)
+    deadline = time.monotonic() + 120
+    while holder.warming or holder._thread.is_alive():
+        assert time.monotonic() < deadline, "warming up never finished"
+        time.sleep(0.1)
+    engine = dream.engine_for(holder.model)
+    traced = engine.trace_count
+    assert traced > 0
+    endpoint = ENDPOINTS["deep_dream"]
+    values = endpoint.check({**endpoint.defaults(), "image": small_photo, "frames": 1, "steps": 1,
+                             "max_side": 96})
+    endpoint.prepare(holder.model, values).work(lambda progress: None)
+    assert engine.trace_count == traced
 
 
 def test_app_starts_without_a_model_and_says_why(tmp_path, unreachable_url):
@@ -403,9 +532,11 @@ def test_app_starts_without_a_model_and_says_why(tmp_path, unreachable_url):
             except OSError:
                 time.sleep(0.5)
         assert config is not None, (tmp_path / "app.log").read_text()[-3000:]
-        status = next(c for c in config["components"] if c.get("props", {}).get("elem_id") == "model-status")
-        text = status["props"]["value"]
-        assert "Dreaming is unavailable" in text and "DREAM_MODEL_DIR" in text and str(empty) in text
+        props = {c.get("props", {}).get("elem_id"): c["props"] for c in config["components"]}
+        text = props["model-status"]["value"]
+        assert "Dreaming is unavailable" in text and "DREAM_MODEL_DIR" in text
+        assert str(tmp_path) not in text
+        assert props["dd-run"]["interactive"] is False and props["model-retry"]["visible"] is True
 
         image = write_picture(tmp_path / "photo.png", np.full((64, 64, 3), 128, np.uint8))
         with pytest.raises(AppError, match="Dreaming is unavailable.*DREAM_MODEL_DIR"):
@@ -418,3 +549,20 @@ def test_app_starts_without_a_model_and_says_why(tmp_path, unreachable_url):
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+def test_uploads_must_come_through_the_upload_route(app_url):
+    """The photo inputs hand the handler the uploaded file's path: Gradio must have checked that
+    path first, so a raw API call cannot make the app read another file on the server."""
+    outside = Path.home() / "deep-dream-forged-input.jpg"  # neither uploaded nor in a temp dir
+    if any(Path(allowed).resolve() in outside.resolve().parents
+           for allowed in (os.getcwd(), __import__("tempfile").gettempdir())):
+        pytest.skip("the home folder lies inside a folder Gradio serves from")
+    Image.new("RGB", (64, 64)).save(outside)
+    try:
+        forged = {"path": str(outside), "meta": {"_type": "gradio.FileData"}}
+        values = deep_dream_args(forged)
+        stream = _http_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
+        assert "event: error" in stream and "event: complete" not in stream
+    finally:
+        outside.unlink()
