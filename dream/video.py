@@ -11,8 +11,11 @@ Farnebäck method, which those tools use too.
 1. **Probe** the container's metadata: a clip over the duration, frame-rate × size or
    work caps is refused before a single frame is decoded.
 2. **Read**: decode, turn upright (phone videos store a rotation), resample the frame
-   rate down by dropping frames evenly, downscale to `max_side` with even sides; the
-   audio track is decoded into memory so the result can keep it.
+   rate down by dropping frames evenly, downscale to `max_side` with even sides. The
+   audio track is decoded into memory (at most the duration cap: ~11 MB) and written
+   again as AAC: one path for AAC, Opus, Vorbis or MP3 sources, cut exactly to the
+   frames dreamed (a stop keeps the audio of the frames so far), and independent of
+   the uploaded file's lifetime.
 3. **Dream** frame after frame with the engine (progress, preview and stop as in every
    technique; a stop returns the clip so far).
 4. **Measure** flicker: the output's mean frame-to-frame change relative to the input's,
@@ -581,7 +584,8 @@ def dream_video(
     dreamed: list[np.ndarray] = []
     meter = FlickerMeter()
     for index, frame in enumerate(clip.frames):
-        # The flow is also what the flicker is measured with (~10 ms a frame at 384 px).
+        # The flow is also what the flicker is measured with: 10–30 ms a frame at
+        # 384–512 px, a few per cent of a frame's dream, so it is computed either way.
         motion = optical_flow(clip.frames[index - 1], frame) if index else None
         start = _start_image(frame, dreamed[-1] if dreamed else None, blend,
                              motion if flow else None)
