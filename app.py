@@ -112,7 +112,7 @@ def build_app(holder: ModelHolder | None = None) -> gr.Blocks:
 def launch_options() -> dict[str, Any]:
     """Options `main` launches with; tests pass them too, so they see the same page."""
     return dict(theme=gr.themes.Soft(), css=CSS, head=HEAD, allowed_paths=[str(ROOT / "assets")],
-                max_file_size=MAX_UPLOAD)
+                max_file_size=MAX_UPLOAD, mcp_server=True)
 
 
 def main(argv: list[str] | None = None) -> None:

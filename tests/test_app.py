@@ -437,6 +437,16 @@ def test_api_page_describes_every_parameter(client):
     assert "Stops this session's running" in info["/stop_deep_dream"]["description"]
 
 
+def test_mcp_serves_each_technique_as_a_described_tool(app_url):
+    with urllib.request.urlopen(f"{app_url}gradio_api/mcp/schema", timeout=30) as response:
+        tools = {tool["name"]: tool for tool in json.load(response)}
+    assert set(TECHNIQUES) | {f"stop_{t}" for t in TECHNIQUES} == set(tools)
+    for technique in TECHNIQUES:
+        assert tools[technique]["description"].startswith(ENDPOINTS[technique].description[:40])
+        steps = tools[technique]["inputSchema"]["properties"]["steps"]
+        assert steps["type"] == "integer" and steps["description"].startswith(PARAMS["steps"].help)
+
+
 def test_each_request_writes_its_own_distinctly_named_files(picture):
     result = dream.DreamResult(picture, [picture, picture], {"seed": 3})
     first = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())

@@ -127,8 +127,7 @@ def channel_update(model: dream.InceptionModel | None, layer: str) -> dict[str, 
     channels = layer_channels(model, layer)
     if channels is None:
         return dict(label="Channel", info=PARAMS["channel"].help)
-    return dict(label=f"Channel (0 to {channels - 1})",
-                info=f"One of the {channels} channels of {layer}.")
+    return dict(label="Channel", info=f"0 to {channels - 1}: one of the {channels} channels of {layer}.")
 
 
 def photo(label: str, elem_id: str) -> gr.Image:

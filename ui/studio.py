@@ -110,6 +110,15 @@ class Studio:
             for event in self._stops.get(key, ()):
                 event.set()
 
+    def stopper(self, endpoint: Endpoint) -> Callable:
+        """`stop` under the endpoint's own name (the MCP tools are named after functions)."""
+        def stop(request: gr.Request = None) -> None:
+            self.stop(request)
+
+        stop.__name__ = stop.__qualname__ = f"stop_{endpoint.name}"
+        stop.__doc__ = self.stop.__doc__
+        return stop
+
     # --- running one request
 
     def run(self, endpoint: Endpoint, raw: dict[str, Any], history: list | None,
@@ -217,7 +226,7 @@ class Studio:
             show_progress="hidden")
         event.success(_gallery_items, panel.history, panel.gallery, queue=False,
                       api_visibility="private", show_progress="hidden")
-        panel.stop.click(self.stop, None, None, api_name=f"stop_{endpoint.name}",
+        panel.stop.click(self.stopper(endpoint), None, None, api_name=f"stop_{endpoint.name}",
                          api_description=f"Stops this session's running {endpoint.name} request "
                                          f"at its next step; it then returns the frames made so "
                                          f"far (PNG, GIF, settings) like a finished run.",
