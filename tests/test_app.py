@@ -380,6 +380,47 @@ def test_progress_text_estimates_from_the_pace_after_the_first_report():
     assert outputs.progress_text(15, 100, 3.0, (5, 2.0)).endswith("about 8 s left")
 
 
+def test_concurrent_clients_are_served_in_order(app_url, small_photo):
+    """Each result's file name ends with the server's save counter, so the order in which
+    the server finished them can be read from the names."""
+    clients = [Client(app_url, verbose=False) for _ in range(8)]
+    counters: dict[int, int] = {}
+
+    def wait(index, job):
+        png = job.result(timeout=120)[0]
+        counters[index] = int(Path(png).stem.rsplit("-", 1)[1])
+
+    threads = []
+    for index, client in enumerate(clients):
+        job = client.submit(**deep_dream_args(small_photo, frames=1, steps=1, octaves=1),
+                            api_name="/deep_dream")
+        threads.append(threading.Thread(target=wait, args=(index, job)))
+        threads[-1].start()
+        time.sleep(0.15)  # a clear submission order
+    for thread in threads:
+        thread.join(timeout=180)
+    assert len(counters) == 8
+    assert sorted(counters, key=counters.get) == list(range(8))
+
+
+def test_a_flood_past_the_queue_is_refused_and_nothing_hangs(app_url, small_photo):
+    client = Client(app_url, verbose=False)
+    jobs = [client.submit(**deep_dream_args(small_photo, frames=1, steps=1, octaves=1),
+                          api_name="/deep_dream") for _ in range(app.QUEUE_MAX_SIZE + 8)]
+    outcomes = []
+    deadline = time.monotonic() + 240
+    for job in jobs:
+        try:
+            job.result(timeout=max(1.0, deadline - time.monotonic()))
+            outcomes.append("done")
+        except Exception as error:  # noqa: BLE001 - the message is what is checked
+            outcomes.append(str(error))
+    assert outcomes.count("done") >= 1
+    assert any("Queue is full" in outcome for outcome in outcomes), outcomes
+    assert all(o == "done" or "Queue is full" in o for o in outcomes), outcomes
+    check_outputs(client.predict(**deep_dream_args(small_photo), api_name="/deep_dream"), "deep_dream")
+
+
 # ----------------------------------------------------------------------------- presets, page wiring
 
 
