@@ -190,6 +190,13 @@ def test_nan_and_infinity_over_raw_http_get_a_message(app_url, name, value):
     assert "event: error" in stream and f"{name} must be a finite number" in stream, stream[-500:]
 
 
+@pytest.mark.parametrize("value", ["/etc/hostname", 12])
+def test_an_image_that_is_not_an_uploaded_file_is_named(app_url, value):
+    values = deep_dream_args(None, image=value)
+    stream = _http_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
+    assert "event: error" in stream and "image must be an uploaded image file" in stream, stream[-500:]
+
+
 def test_errors_name_the_image(client, small_photo, tmp_path):
     corrupt = tmp_path / "style.png"
     corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(200))

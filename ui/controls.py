@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import pydantic
+from gradio.data_classes import ImageData
 
 import dream
 from dream.endpoints import PARAMS, Param
@@ -130,7 +132,24 @@ def channel_update(model: dream.InceptionModel | None, layer: str) -> dict[str, 
     return dict(label="Channel", info=f"0 to {channels - 1}: one of the {channels} channels of {layer}.")
 
 
-def photo(label: str, elem_id: str) -> gr.Image:
+def _checked_upload_model(name: str) -> type:
+    """Gradio's ImageData, but a value that is not an uploaded file (a bare path text, a
+    number) gets a message naming the parameter instead of a blank error."""
+
+    def model_validate(cls, obj, **options):
+        try:
+            return ImageData.model_validate(obj, **options)
+        except pydantic.ValidationError:
+            raise gr.Error(f"{name} must be an uploaded image file (with gradio_client: "
+                           f"handle_file('photo.jpg')); got {type(obj).__name__} "
+                           f"{str(obj)[:60]!r}.", title="Not an image file",
+                           print_exception=False) from None
+
+    return type(ImageData)("ImageData", (ImageData,), {
+        "__module__": ImageData.__module__, "model_validate": classmethod(model_validate)})
+
+
+def photo(label: str, elem_id: str, name: str) -> gr.Image:
     """An image input that hands the handler the uploaded file's path as it is.
 
     Gradio's own preprocessing opens the file with PIL first, so an unreadable upload fails
@@ -141,6 +160,8 @@ def photo(label: str, elem_id: str) -> gr.Image:
     image = gr.Image(label=label, type="filepath", image_mode=None, elem_id=elem_id,
                      sources=["upload", "webcam", "clipboard"], height=260)
     image.preprocess = types.MethodType(_untouched_upload, image)
+    image.data_model = _checked_upload_model(name)
+    image.param_name = name
     return image
 
 
@@ -150,7 +171,8 @@ def _untouched_upload(image: gr.Image, payload):
     try:
         return gr.Image.preprocess(image, payload)
     except Exception as error:  # noqa: BLE001
-        raise gr.Error(f"Could not read the uploaded image ({type(error).__name__}).") from error
+        raise gr.Error(f"{image.param_name}: could not read the uploaded image "
+                       f"({type(error).__name__}).", print_exception=False) from error
 
 
 def examples(prefix: str, rows: list[list[str]], inputs: list, label: str = "Examples (click one)") -> None:

@@ -18,7 +18,7 @@ def build(studio: Studio) -> None:
     values = ENDPOINT.defaults()
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
-            photo = controls.photo("Photo", ids.element(PREFIX, "input"))
+            photo = controls.photo("Photo", ids.element(PREFIX, "input"), "image")
             controls.examples(PREFIX, EXAMPLES, [photo])
             picker, description = controls.preset_picker(PREFIX, ENDPOINT.name)
             widgets = controls.objective_widgets(PREFIX, values, studio.model)

@@ -19,8 +19,8 @@ def build(studio: Studio) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             with gr.Row():
-                dream_image = controls.photo("Image to dream on", ids.element(PREFIX, "input"))
-                guide_image = controls.photo("Guide image", ids.element(PREFIX, "guide"))
+                dream_image = controls.photo("Image to dream on", ids.element(PREFIX, "input"), "dream_image")
+                guide_image = controls.photo("Guide image", ids.element(PREFIX, "guide"), "guide_image")
             controls.examples(PREFIX, EXAMPLES, [dream_image, guide_image])
             picker, description = controls.preset_picker(PREFIX, ENDPOINT.name)
             widgets = {"guide_is_dream": controls.widget("guide_is_dream", values["guide_is_dream"])}

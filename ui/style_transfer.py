@@ -19,8 +19,8 @@ def build(studio: Studio) -> None:
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             with gr.Row():
-                content = controls.photo("Content image", ids.element(PREFIX, "input"))
-                style = controls.photo("Style image", ids.element(PREFIX, "style"))
+                content = controls.photo("Content image", ids.element(PREFIX, "input"), "content_image")
+                style = controls.photo("Style image", ids.element(PREFIX, "style"), "style_image")
             controls.examples(PREFIX, EXAMPLES, [content, style])
             picker, description = controls.preset_picker(PREFIX, ENDPOINT.name)
             widgets = {}
@@ -30,7 +30,7 @@ def build(studio: Studio) -> None:
             widgets["preserve_colors"] = controls.widget("preserve_colors", values["preserve_colors"])
             widgets.update(controls.amount_widgets(PREFIX, values))
             with gr.Accordion("Second style (optional blend)", open=False):
-                second = controls.photo("Second style image", ids.element(PREFIX, "style2"))
+                second = controls.photo("Second style image", ids.element(PREFIX, "style2"), "second_style_image")
                 widgets["second_style_share"] = controls.widget("second_style_share",
                                                                 values["second_style_share"])
             with gr.Accordion("Advanced", open=False):
