@@ -192,7 +192,7 @@ def test_nan_and_infinity_over_raw_http_get_a_message(app_url, name, value):
 
 @pytest.mark.parametrize("value", ["/etc/hostname", 12])
 def test_an_image_that_is_not_an_uploaded_file_is_named(app_url, value):
-    values = deep_dream_args(value)
+    values = {**deep_dream_args(None), "image": value}  # sent as it is, not as a file
     stream = _http_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
     assert "event: error" in stream and "image must be an uploaded image file" in stream, stream[-500:]
 
