@@ -18,21 +18,35 @@ import numpy as np
 import tensorflow as tf
 
 from dream import images
-from dream.engine import ProgressCallback, Schedule, resize
+from dream.engine import ProgressCallback, Schedule, engine_for, resize
 from dream.frames import run_frames
 from dream.limits import DEFAULT_LIMITS, Limits, check_range
 from dream.model import CLASS_LOGITS, InceptionModel
 from dream.objectives import Objective, channel, class_logit, layer_mean
 from dream.result import DreamResult
 
-DEFAULT_SCHEDULE = Schedule(steps=4, step_size=1.5, octaves=3, octave_scale=1.4)
+# The notebook's `render_deepdream` octaves (4 × 1.4: the smallest is 187 px on a 512 px
+# photo, so motifs come out large enough to read) and step (1.5 px normalised by mean|g|).
+# 4 steps per octave and frame instead of its 10: a GIF frame shows a little more dreaming
+# each time (8 frames ≈ 3 of the notebook's renders). float32: bfloat16's input gradient
+# agreed with float32's at cosine 0.95 only (docs/DEFAULTS.md).
+DEFAULT_SCHEDULE = Schedule(steps=4, step_size=1.5, octaves=4, octave_scale=1.4,
+                            precision="float32")
 
 
 def dream_objective(
     model: InceptionModel, layer: str = "mixed4c", channel_index: int | None = None,
-    class_name: str | None = None, squared: bool = False, class_tensor: str = CLASS_LOGITS,
+    class_name: str | None = None, squared: bool = True, class_tensor: str = CLASS_LOGITS,
+    pre_relu: bool = True,
 ) -> Objective:
-    """The objective a Deep Dream user picks: a class neuron, else a channel, else a layer."""
+    """The objective a Deep Dream user picks: a class neuron, else a channel, else a layer.
+
+    A whole layer is dreamed on its mean square by default (`squared`: the notebook's
+    `tf.square(T('mixed4c'))`, Google's `objective_L2`). A channel is read before its ReLU
+    when the layer has a pre-ReLU tensor (`pre_relu`; the notebook's `*_pre_relu`
+    channels; a block's is built from its branches), so a channel that is dead on the
+    photo still has a gradient.
+    """
     if class_name:
         index = model.class_index(class_name)
         # Named as the label file spells it, so settings read the same however it was typed.
@@ -41,7 +55,8 @@ def dream_objective(
     if channel_index is not None:
         if not 0 <= channel_index < info.channels:
             raise ValueError(f"{layer} has channels 0 to {info.channels - 1}; got {channel_index}.")
-        return channel(layer, int(channel_index))
+        tensor = (model.pre_relu_of(layer) or layer) if pre_relu else layer
+        return channel(tensor, int(channel_index))
     return layer_mean(layer, squared=squared)
 
 
@@ -52,9 +67,9 @@ def _settings(technique: str, model: InceptionModel, objective: Objective, sched
         "objective": objective.description,
         "size": [int(picture.shape[1]), int(picture.shape[0])],
         "frames": frames,
-        "precision": model.precision,
         **extra,
         **asdict(schedule),
+        "precision": engine_for(model).precision_of(schedule),
     }
 
 
@@ -81,7 +96,7 @@ def zoom_in(image: np.ndarray, margin: float) -> np.ndarray:
 
 def fractal_zoom(
     model: InceptionModel, image, objective: Objective, schedule: Schedule = DEFAULT_SCHEDULE,
-    *, frames: int = 12, zoom: float = 0.03, on_progress: ProgressCallback | None = None,
+    *, frames: int = 12, zoom: float = 0.015, on_progress: ProgressCallback | None = None,
     limits: Limits = DEFAULT_LIMITS, max_side: int | None = None,
 ) -> DreamResult:
     """Dream, zoom in by `zoom` of each side, dream again: `frames` times."""

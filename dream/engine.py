@@ -15,7 +15,9 @@ tutorial and Lucid's render loop:
    `step_size` is in pixel units whatever the objective's scale (Google's `make_step`).
    With `normalization="per_term"` each term of a weighted objective is normalised on
    its own before the weights apply, so the weights are ratios of step strengths and
-   mean the same on any network (Hvass-Labs' style transfer does this with each loss).
+   mean the same on any network (Hvass-Labs' style transfer does this with each loss);
+   the terms that read the network share one normalisation (one backward pass), each
+   pixel-only term (smoothness) has its own (`Objective.normalization_groups`).
    Optionally a Laplacian pyramid evens out the gradient's frequency bands first.
 4. **Parametrisation and optimiser**: plain normalised ascent or Adam, on the pixels or
    on Lucid's decorrelated-colour Fourier parameters (`dream.param`), whose moments can
@@ -385,25 +387,27 @@ class Engine:
         terms_of = self._terms_function(objective, self.precision_of(schedule))
         uses_target = bool(objective.target_layers)
         levels, optimizer = schedule.laplacian_levels, schedule.optimizer
-        per_term = schedule.normalization == "per_term" and len(objective.weighted_term_keys()) > 1
+        groups = objective.normalization_groups()
+        per_term = schedule.normalization == "per_term" and len(groups) > 1
         transform_name = schedule.transforms
         parametrization = param_module.parametrization(schedule.parametrization)
 
         def gradients(image, target, params, tile_size, shift, transform_seed):
             """Gradients of the objective (or of each term) summed over tiles of the rolled
-            image: [groups, B, H, W, 3], and the objective's mean value over tiles."""
+            image (per normalisation group): [groups, B, H, W, 3], and the objective's
+            mean value over tiles."""
             rolled = tf.roll(image, shift, axis=[1, 2])
             rolled_target = tf.roll(target, shift, axis=[1, 2]) if uses_target else target
             height, width = tf.shape(image)[1], tf.shape(image)[2]
             ys, xs = _tile_edges(height, tile_size), _tile_edges(width, tile_size)
             columns = tf.size(xs) - 1
-            groups = len(objective.weighted_term_keys()) if per_term else 1
-            total_grad = tf.zeros(tf.concat([[groups], tf.shape(image)], 0))
+            count = len(groups) if per_term else 1
+            total_grad = tf.zeros(tf.concat([[count], tf.shape(image)], 0))
             total_loss = tf.constant(0.0)
             for t in tf.range((tf.size(ys) - 1) * columns):
                 y0, y1 = ys[t // columns], ys[t // columns + 1]
                 x0, x1 = xs[t % columns], xs[t % columns + 1]
-                with tf.GradientTape(persistent=groups > 1) as tape:
+                with tf.GradientTape(persistent=count > 1) as tape:
                     tape.watch(rolled)
                     tile = rolled[:, y0:y1, x0:x1]
                     target_tile = rolled_target[:, y0:y1, x0:x1] if uses_target else target
@@ -412,7 +416,8 @@ class Engine:
                         transform_seed + tf.stack([0, t]))
                     terms = terms_of(seen[0], seen[1] if uses_target else target, params)
                     values = [value for _, value in terms]
-                    losses = values if groups > 1 else [tf.add_n(values)]
+                    losses = ([tf.add_n([values[i] for i in group]) for group in groups]
+                              if count > 1 else [tf.add_n(values)])
                 grads = []
                 for loss in losses:
                     grad = tape.gradient(loss, rolled)
@@ -428,9 +433,11 @@ class Engine:
             if not per_term:
                 grad = grads[0]
             else:
+                # Each group's step has the strength of its weights (Σ|w|), whatever the
+                # scale of its gradient.
                 weights = objective.term_weights(params)
-                grad = tf.add_n([tf.abs(weight) * mean_abs_normalize(grads[i])
-                                 for i, weight in enumerate(weights)])
+                grad = tf.add_n([tf.add_n([tf.abs(weights[i]) for i in group]) * mean_abs_normalize(grads[k])
+                                 for k, group in enumerate(groups)])
             if levels:
                 grad = laplacian_normalize(grad, levels)
             return mean_abs_normalize(grad)

@@ -78,6 +78,19 @@ class Objective:
         """One key per term of a weighted sum (one for a plain objective)."""
         return tuple(term.key for _, term in self.terms) if self.terms else (self.key,)
 
+    def normalization_groups(self) -> tuple[tuple[int, ...], ...]:
+        """Indices of the terms whose gradients are normalised together.
+
+        Every term that reads only pixels (a smoothness term) is a group of its own; the
+        terms that read the network form one group, since a backward pass per term would
+        multiply the cost, and their measures are already relative (a feature distance
+        over the target's scale, a Gram distance over the style's).
+        """
+        terms = [term for _, term in self.terms] if self.terms else [self]
+        network = tuple(i for i, term in enumerate(terms) if term.model_layers or term.target_layers)
+        pixels = tuple((i,) for i, term in enumerate(terms) if i not in network)
+        return ((network,) if network else ()) + pixels
+
     def term_weights(self, params: Tensors) -> list[tf.Tensor]:
         """Each term's weight (a parameter, so changing it does not retrace)."""
         if not self.terms:

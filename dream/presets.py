@@ -46,83 +46,110 @@ class Preset:
         return {k: v for k, v in self.settings.items() if k not in SCHEDULE_FIELDS}
 
 
-_GUIDED_DOT = dict(layer="mixed4c", similarity="dot", direction="toward", smoothness=10.0,
-                   smoothness_norm="l2", frames=6, steps=5)
+# The seed's guided animations were made with CADL's guided hallucination (session 4):
+# single steps on one scale, no octaves, the dot product of the features plus CADL's
+# smoothness loss. Here: one octave too, CADL's loss, but each term's gradient normalised
+# on its own (`smoothness` is the smoothing step's strength relative to the guide's; the
+# seed normalised the summed gradient by its maximum), and a random roll every step.
+_SEED_GUIDED = dict(layer="mixed4c", similarity="dot", direction="toward", smoothness=0.3,
+                    smoothness_norm="cadl", frames=6, steps=10, octaves=1, step_size=1.0)
+_SEED_DIFFERS = (" Differs from the seed: each term's gradient is normalised on its own and "
+                 "the image rolls by a random jitter every step.")
+_SEED_STYLE_DIFFERS = (" Differs from the seed: the image is optimised in Lucid's decorrelated "
+                       "Fourier parametrisation under random transforms (the seed moved raw "
+                       "pixels, which leaves checkerboards and colour grain), and the "
+                       "smoothness weight is a ratio of step strengths (1 here ≈ the seed's 10).")
 
 PRESETS: tuple[Preset, ...] = (
     # --- Deep Dream
     Preset("Jellyfish (class neuron)", "deep_dream",
-           "Ascends the 'jellyfish' logit: translucent bells and tentacles everywhere.",
+           "Ascends the 'jellyfish' logit: translucent bells and tentacles everywhere "
+           "(4 octaves × 1.4 as the DeepDream notebook).",
            dict(class_name="jellyfish", frames=8, steps=6, octaves=4, octave_scale=1.4,
                 step_size=1.5)),
     Preset("Inceptionism (mixed4c)", "deep_dream",
-           "The classic look: everything the middle of the network sees, amplified.",
+           "The classic look: the mean square of mixed4c, as the notebook's "
+           "tf.square(T('mixed4c')) and Google's objective_L2, so the strongest detectors win; "
+           "4 octaves × 1.4.",
            dict(layer="mixed4c", frames=8, steps=4, octaves=4, octave_scale=1.4)),
     Preset("Textures (mixed3b)", "deep_dream",
-           "An early layer: strokes, swirls and patterns rather than objects.",
-           dict(layer="mixed3b", frames=8, steps=4, octaves=3, octave_scale=1.4)),
+           "An early layer (mean square): strokes, swirls and patterns rather than objects.",
+           dict(layer="mixed3b", frames=8, steps=4, octaves=4, octave_scale=1.4)),
     Preset("Flowers (mixed4d_3x3_bottleneck_pre_relu, channel 139)", "deep_dream",
-           "One feature detector, made famous by the DeepDream notebook.",
+           "One feature detector, before its ReLU, made famous by the DeepDream notebook's "
+           "render_deepdream(T(layer)[:,:,:,139], img0) (4 octaves × 1.4, 1.5 px steps). "
+           "Differs: 8 GIF frames of 5 steps per octave instead of one render of 10.",
            dict(layer="mixed4d_3x3_bottleneck_pre_relu", channel_index=139, frames=8, steps=5,
-                octaves=4, laplacian_levels=4)),
-    # --- Fractal zoom
+                octaves=4, laplacian_levels=0)),
+    # --- Fractal zoom: 1.5 % per side per frame over 5 steps × 2 octaves = 0.15 % per
+    # step, between Google's zoom (2.5 % per frame over 10 steps × 4 octaves ≈ 0.06 %)
+    # and CADL's (1 px per step on its ~300 px images ≈ 0.3 %).
     Preset("Fractal zoom (mixed4c)", "fractal_zoom",
-           "Dream, zoom in a little, dream again: an endless dive.",
-           dict(layer="mixed4c", frames=24, zoom=0.04, steps=3, octaves=2, octave_scale=1.4)),
+           "Dream, zoom in a little, dream again: an endless dive (mean square of mixed4c; "
+           "0.15 % zoom per step, between Google's and CADL's rates).",
+           dict(layer="mixed4c", frames=24, zoom=0.015, steps=5, octaves=2, octave_scale=1.4)),
     Preset("Jellyfish zoom", "fractal_zoom",
            "The zoom with the jellyfish class neuron.",
-           dict(class_name="jellyfish", frames=24, zoom=0.04, steps=3, octaves=2)),
+           dict(class_name="jellyfish", frames=24, zoom=0.015, steps=5, octaves=2)),
     # --- Guided hallucination: the seed's seven animations
     Preset("1. Guide dreams of itself (dot, smooth)", "guided",
-           "The guide is also the dream: its own features are amplified, anchored to it.",
-           dict(_GUIDED_DOT), guide_is_dream=True),
+           "The guide is also the dream: its own features are amplified, anchored to it "
+           "(CADL's dot product and smoothness loss, one scale)." + _SEED_DIFFERS,
+           dict(_SEED_GUIDED), guide_is_dream=True),
     Preset("2. Toward the guide (dot, smooth)", "guided",
-           "The dream takes on the guide's features (dot product), kept smooth.",
-           dict(_GUIDED_DOT)),
+           "The dream takes on the guide's features (dot product), kept smooth." + _SEED_DIFFERS,
+           dict(_SEED_GUIDED)),
     Preset("3. Toward the guide (dot, no smoothness)", "guided",
-           "As 2, without the smoothness term: crisper and noisier.",
-           dict(_GUIDED_DOT, smoothness=0.0)),
+           "As 2, without the smoothness term: crisper and noisier." + _SEED_DIFFERS,
+           dict(_SEED_GUIDED, smoothness=0.0)),
     Preset("4. Away from the guide (L1, smooth)", "guided",
-           "What would make the dream different from the guide (L1 distance ascended).",
-           dict(_GUIDED_DOT, similarity="l1", direction="away")),
+           "What would make the dream different from the guide (L1 distance ascended)."
+           + _SEED_DIFFERS,
+           dict(_SEED_GUIDED, similarity="l1", direction="away")),
     Preset("5. Away from the guide (L2, smooth)", "guided",
-           "As 4 with the L2 distance.",
-           dict(_GUIDED_DOT, similarity="l2", direction="away")),
+           "As 4 with the L2 distance." + _SEED_DIFFERS,
+           dict(_SEED_GUIDED, similarity="l2", direction="away")),
     Preset("6. Toward the guide (L1, smooth)", "guided",
-           "The L1 feature distance to the guide descended.",
-           dict(_GUIDED_DOT, similarity="l1", direction="toward")),
+           "The L1 feature distance to the guide descended." + _SEED_DIFFERS,
+           dict(_SEED_GUIDED, similarity="l1", direction="toward")),
     Preset("7. Toward the guide (L2, smooth)", "guided",
-           "The L2 feature distance to the guide descended.",
-           dict(_GUIDED_DOT, similarity="l2", direction="toward")),
+           "The L2 feature distance to the guide descended." + _SEED_DIFFERS,
+           dict(_SEED_GUIDED, similarity="l2", direction="toward")),
     Preset("Best match (Google's guided dream)", "guided",
-           "Each spot of the dream pulls toward the guide feature it resembles most.",
-           dict(_GUIDED_DOT, similarity="best_match")),
+           "Each spot of the dream pulls toward the guide feature it resembles most "
+           "(Google's objective_guide), with the notebook's 4 octaves × 1.4 and no smoothness.",
+           dict(layer="mixed4c", similarity="best_match", direction="toward", smoothness=0.0,
+                frames=6, steps=5, octaves=4, step_size=1.5)),
     # --- Style transfer: the seed's two weightings, content early and style late
     Preset("Seed A: content-leaning", "style_transfer",
-           "Content at mixed3a, style at mixed4a–4e; the photo stays readable.",
+           "Content at mixed3a, style at mixed4a–4e; the photo stays readable." + _SEED_STYLE_DIFFERS,
            dict(content_layer="mixed3a",
                 style_layers=("mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e"),
-                content_weight=1.0, style_weight=3.0, tv_weight=10.0, frames=8)),
+                content_weight=1.0, style_weight=3.0, tv_weight=1.0, frames=8)),
     Preset("Seed B: style-leaning", "style_transfer",
-           "Same layers, ten times the style weight: the painting takes over.",
+           "Same layers, ten times the style weight: the painting takes over." + _SEED_STYLE_DIFFERS,
            dict(content_layer="mixed3a",
                 style_layers=("mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e"),
-                content_weight=1.0, style_weight=30.0, tv_weight=10.0, frames=8)),
+                content_weight=1.0, style_weight=30.0, tv_weight=1.0, frames=8)),
     Preset("Lucid layers", "style_transfer",
-           "What works on this graph in Lucid: style conv2d2…mixed4c, content mixed3b.",
+           "Lucid's style notebook on this graph: style conv2d2…mixed4c, content mixed3b, "
+           "Fourier parametrisation, its random transforms, Adam. Differs: Lucid weights an "
+           "L1 content distance by 100 and uses no smoothness; 64 steps here instead of 512.",
            dict(content_layer=CONTENT_LAYER, style_layers=STYLE_LAYERS, content_weight=1.0,
-                style_weight=10.0, tv_weight=10.0, frames=8)),
+                style_weight=10.0, tv_weight=1.0, frames=8)),
 )
 
 PRESETS_BY_NAME = {preset.name: preset for preset in PRESETS}
 
 # What each tab of the app starts with, on top of the technique function's own defaults
-# and its base schedule: cut where those would take longer than ~20 s at 512 px on two
-# CPU cores (measured on the full-size graph: 8 feedback frames of 4 steps × 3 octaves
-# ≈ 57 full-size steps ≈ 16 s). One place, so the app, the benchmarks and scripts agree.
+# and its base schedule, each at 512 px on two CPU cores in float32 (measured with
+# benchmarks/quality.py on the full-size graph; docs/DEFAULTS.md): Deep Dream 8 frames of
+# 4 steps × 4 octaves; the zoom 12 frames of 5 steps × 2 octaves at 1.5 % per side; guided
+# 5 frames of 5 steps × 3 octaves; style 6 frames of 8 Adam steps (48, one optimisation).
+# One place, so the app, the benchmarks and scripts agree.
 TAB_OVERRIDES: dict[str, dict[str, Any]] = {
     "deep_dream": dict(frames=8),
-    "fractal_zoom": dict(frames=12, steps=3, octaves=2, zoom=0.04),
+    "fractal_zoom": dict(frames=12, steps=5, octaves=2, zoom=0.015),
     "guided": dict(frames=5),
     "style_transfer": dict(frames=6, steps=8),
 }

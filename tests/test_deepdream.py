@@ -40,11 +40,17 @@ def test_dream_objective_picks_class_then_channel_then_layer(model):
     assert int(by_class.params["class"]) == model.class_index("jellyfish")
     assert by_class.min_side == 224
 
+    # A channel is read before its ReLU (the block's tap is built from its branches).
     by_channel = dream.dream_objective(model, layer="mixed4b", channel_index=5)
-    assert by_channel.layers == frozenset({"mixed4b"}) and int(by_channel.params["channel"]) == 5
+    assert by_channel.layers == frozenset({"mixed4b_pre_relu"}) and int(by_channel.params["channel"]) == 5
+    after_relu = dream.dream_objective(model, layer="mixed4b", channel_index=5, pre_relu=False)
+    assert after_relu.layers == frozenset({"mixed4b"})
+    pool = dream.dream_objective(model, layer="mixed4b_pool", channel_index=1)  # no ReLU there
+    assert pool.layers == frozenset({"mixed4b_pool"})
 
-    by_layer = dream.dream_objective(model, layer="mixed4d", squared=True)
-    assert by_layer.key == ("layer", "mixed4d", True)
+    # A whole layer: the classic mean square by default, the mean on request.
+    assert dream.dream_objective(model, layer="mixed4d").key == ("layer", "mixed4d", True)
+    assert dream.dream_objective(model, layer="mixed4d", squared=False).key == ("layer", "mixed4d", False)
 
 
 def test_dream_objective_refuses_bad_choices(model):
