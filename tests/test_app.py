@@ -46,8 +46,9 @@ def deep_dream_args(image, **overrides) -> dict:
 
 
 def check_outputs(outputs, technique: str, frames: int = FAST["frames"]) -> dict:
-    """The PNG is full size (the fitted input's), the GIF animates, the settings have the seed."""
-    png, gif, files, settings, notes = outputs
+    """The PNG is full size (the fitted input's), the GIF and the MP4 animate with the same
+    frames, the settings have the seed."""
+    png, gif, mp4, files, settings, notes = outputs
     assert settings["technique"] == technique
     assert settings["seed"] == FAST["seed"] and "steps" in settings and "octaves" in settings
     with Image.open(png) as image:
@@ -55,7 +56,10 @@ def check_outputs(outputs, technique: str, frames: int = FAST["frames"]) -> dict
         assert list(image.size) == settings["size"]
     animation = iio.imread(gif, index=None)
     assert animation.shape[0] == frames + 1 > 1  # the input, then one frame per dreamed frame
-    assert sorted(Path(f).suffix for f in files) == [".gif", ".png"]
+    video = mp4["video"] if isinstance(mp4, dict) else mp4
+    movie = iio.imread(video, index=None, plugin="pyav")
+    assert movie.shape[0] == animation.shape[0] and movie.shape[1] % 2 == movie.shape[2] % 2 == 0
+    assert sorted(Path(f).suffix for f in files) == [".gif", ".mp4", ".png"]
     assert notes.startswith(f"Finished: {frames} frames")
     return settings
 
@@ -67,7 +71,7 @@ def test_deep_dream_returns_png_gif_and_settings(client, small_photo):
     outputs = client.predict(**deep_dream_args(small_photo), api_name="/deep_dream")
     settings = check_outputs(outputs, "deep_dream")
     assert settings["size"] == [128, 96]  # 160×120 fitted into max_side=128
-    assert "downscaled from 160×120 to 128×96" in outputs[4]
+    assert "downscaled from 160×120 to 128×96" in outputs[5]
     assert settings["inputs"]["max_side"] == 128 and "image" not in settings["inputs"]
 
 
@@ -274,7 +278,7 @@ def test_unusual_images_work_or_are_refused_clearly(client, tmp_path, picture_fa
     Image.fromarray(rgb).convert("CMYK").save(cases["cmyk"][0])
     for name, (path, size, note) in cases.items():
         max_side = 256 if name == "large" else 160
-        png, _, _, settings, notes = client.predict(
+        png, _, _, _, settings, notes = client.predict(
             **deep_dream_args(path, max_side=max_side, **one_step), api_name="/deep_dream")
         assert settings["size"] == size, name
         assert note in notes, name
@@ -332,7 +336,7 @@ def test_stop_ends_the_run_early_with_what_was_dreamed(app_url, small_photo):
                         api_name="/deep_dream")
     _wait_for_progress(job)
     client.predict(api_name="/stop_deep_dream")
-    png, gif, files, settings, notes = job.result(timeout=60)
+    png, gif, mp4, files, settings, notes = job.result(timeout=60)
     assert settings["stopped_early"] is True and notes.startswith("Stopped after")
     assert 1 < iio.imread(gif, index=None).shape[0] < 41 and Path(png).is_file()
     # The next run works.
@@ -359,8 +363,8 @@ def test_live_previews_stream_before_the_result(app_url, small_photo):
     final = job.result(timeout=60)
     previews = [out for out in job.outputs()[:-1] if out[0] and out[1] is None]
     assert previews, "no preview image reached the client before the result"
-    assert any("Dreaming: step" in out[4] for out in job.outputs()[:-1])
-    assert final[1].endswith(".gif")
+    assert any("Dreaming: step" in out[5] for out in job.outputs()[:-1])
+    assert final[1].endswith(".gif") and len(final) == 6
 
 
 def test_stream_relays_progress_and_stops_when_closed():
@@ -474,7 +478,7 @@ def test_api_page_describes_every_parameter(client):
         endpoint = ENDPOINTS[technique]
         parameters = info[f"/{technique}"]["parameters"]
         assert [p["parameter_name"] for p in parameters] == list(endpoint.names)
-        assert len(info[f"/{technique}"]["returns"]) == 5  # the status line is the page's own
+        assert len(info[f"/{technique}"]["returns"]) == 6  # the status line is the page's own
         for parameter in parameters:
             name = parameter["parameter_name"]
             if name in PARAMS:
@@ -499,6 +503,7 @@ def test_each_request_writes_its_own_distinctly_named_files(picture):
     result = dream.DreamResult(picture, [picture, picture], {"seed": 3})
     first = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())
     second = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())
+    assert [path.suffix for path in first] == [".png", ".gif", ".mp4"]
     assert first[0].parent != second[0].parent and first[0].name != second[0].name
     assert first[0].name.startswith("deep-dream-mixed4c-seed3-") and first[0].suffix == ".png"
 

@@ -76,6 +76,7 @@ class Panel:
     status: gr.HTML
     image: gr.Image
     gif: gr.Image
+    video: gr.Video
     files: gr.File
     notes: gr.Textbox
     settings: gr.JSON
@@ -84,7 +85,8 @@ class Panel:
 
     def results(self) -> list:
         """The run event's outputs; the API returns all but the status line."""
-        return [self.image, self.gif, self.files, self.settings, self.notes, self.status]
+        return [self.image, self.gif, self.video, self.files, self.settings, self.notes,
+                self.status]
 
 
 def panel(prefix: str, button: str, enabled: bool) -> Panel:
@@ -102,14 +104,16 @@ def panel(prefix: str, button: str, enabled: bool) -> Panel:
                      elem_classes=["preview"],
                      buttons=["download", "fullscreen"], height=PREVIEW_HEIGHT)
     with gr.Row():
+        video = gr.Video(label="Animation (MP4)", interactive=False, autoplay=True, loop=True,
+                         elem_id=ids.element(prefix, "video"), height=240)
         gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False,
                        elem_id=ids.element(prefix, "gif"), buttons=["download", "fullscreen"],
                        height=240)
-        with gr.Column():
-            files = gr.File(label="Downloads", file_count="multiple", interactive=False,
-                            elem_id=ids.element(prefix, "files"), height=120)
-            notes = gr.Textbox(label="Notes", interactive=False, lines=3, max_lines=8,
-                               elem_id=ids.element(prefix, "notes"))
+    with gr.Row():
+        files = gr.File(label="Downloads", file_count="multiple", interactive=False,
+                        elem_id=ids.element(prefix, "files"), height=140)
+        notes = gr.Textbox(label="Notes", interactive=False, lines=3, max_lines=8,
+                           elem_id=ids.element(prefix, "notes"))
     gallery = gr.Gallery(label="Your results this session (newest first; click one to restore "
                                "its settings)", elem_id=ids.element(prefix, "gallery"), columns=6,
                          rows=1, height=150, allow_preview=False, object_fit="cover")
@@ -117,7 +121,7 @@ def panel(prefix: str, button: str, enabled: bool) -> Panel:
                       "result)", open=False):
         settings = gr.JSON(label="Settings used", elem_id=ids.element(prefix, "settings"))
     history = gr.State([])
-    return Panel(run, stop, status, image, gif, files, notes, settings, gallery, history)
+    return Panel(run, stop, status, image, gif, video, files, notes, settings, gallery, history)
 
 
 # ----------------------------------------------------------------------------- files
@@ -142,18 +146,23 @@ def file_stem(technique: str, label: str, seed: int) -> str:
 
 
 def save_outputs(result: dream.DreamResult, technique: str, label: str,
-                 gif: GifOptions) -> tuple[Path, Path]:
-    """The full-size PNG and the GIF, in a folder of their own (one per request)."""
+                 gif: GifOptions | None) -> tuple[Path, Path, Path]:
+    """The full-size PNG, the GIF and the MP4, in a folder of their own (one per request).
+
+    `gif`: the animation's timing; None for a result that keeps its own (a video's)."""
     start_sweeper()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{technique}-", dir=OUTPUT_ROOT))
     stem = file_stem(technique, label, int(result.settings.get("seed", 0)))
     png = result.save_png(folder / f"{stem}.png")
-    animation = result.save_gif(
-        folder / f"{stem}.gif", frame_duration_ms=gif.frame_duration_ms, pingpong=gif.pingpong,
-        max_frames=GIF_MAX_FRAMES, max_side=SERVER_LIMITS.max_gif_side,
-        hold_last_ms=gif.hold_last_ms)
-    return png, animation
+    if gif is None:
+        return png, result.save_gif(folder / f"{stem}.gif"), result.save_mp4(folder / f"{stem}.mp4")
+    timing = dict(frame_duration_ms=gif.frame_duration_ms, pingpong=gif.pingpong,
+                  hold_last_ms=gif.hold_last_ms, max_frames=GIF_MAX_FRAMES)
+    animation = result.save_gif(folder / f"{stem}.gif", max_side=SERVER_LIMITS.max_gif_side, **timing)
+    # The MP4 shows the same frames as the GIF, at full size (H.264 stays small).
+    video = result.save_mp4(folder / f"{stem}.mp4", max_side=SERVER_LIMITS.max_side, **timing)
+    return png, animation, video
 
 
 def sweep(now: float | None = None, max_age_s: float = OUTPUT_MAX_AGE_S,

@@ -135,13 +135,13 @@ class Studio:
                 message = user_message(error)
                 # On the page first (it stays there), then as the event's error (the toast,
                 # and what an API caller receives).
-                yield skip, skip, skip, skip, message, status_html(message, kind="error"), skip
+                yield skip, skip, skip, skip, skip, message, status_html(message, kind="error"), skip
                 raise gr.Error(message, title="Cannot dream with these settings",
                                print_exception=False) from None
 
             started = time.monotonic()
             # The starting picture stands in for the preview until the first one arrives.
-            yield (plan.start, None, None, None, "Dreaming…",
+            yield (plan.start, None, None, None, None, "Dreaming…",
                    status_html("Starting: preparing the network…", 0.0), skip)
             first_report = None
             last_preview = 0.0
@@ -155,20 +155,21 @@ class Studio:
                     if now - last_preview >= PREVIEW_INTERVAL_S:
                         last_preview = now
                         text = progress_text(report.step, report.total, now - started, first_report)
-                        yield (report.preview, skip, skip, skip, text,
+                        yield (report.preview, skip, skip, skip, skip, text,
                                status_html(text, report.step / report.total), skip)
             except StopIteration as finished:
                 result = finished.value
             except Exception as error:  # noqa: BLE001
                 message = user_message(error)
-                yield skip, skip, skip, skip, message, status_html(message, kind="error"), skip
+                yield skip, skip, skip, skip, skip, message, status_html(message, kind="error"), skip
                 raise gr.Error(message, title="The dream failed", print_exception=False) from None
 
-            yield (skip, skip, skip, skip, "Writing the PNG and the GIF…",
-                   status_html("Writing the PNG and the GIF…", 1.0), skip)
-            gif = GifOptions(values["frame_duration_ms"], values["hold_last_ms"], values["pingpong"])
+            yield (skip, skip, skip, skip, skip, "Writing the PNG, the GIF and the MP4…",
+                   status_html("Writing the PNG, the GIF and the MP4…", 1.0), skip)
+            gif = (GifOptions(values["frame_duration_ms"], values["hold_last_ms"], values["pingpong"])
+                   if "frame_duration_ms" in values else None)
             label = endpoint.label(values)
-            png, animation = save_outputs(result, endpoint.name, label, gif)
+            png, animation, video = save_outputs(result, endpoint.name, label, gif)
             elapsed = time.monotonic() - started
             dreamed, asked = len(result.frames) - 1, result.settings.get("frames", len(result.frames) - 1)
             if result.stopped:
@@ -178,11 +179,12 @@ class Studio:
             notes = "\n".join([summary, *result.notes])
             inputs = {name: values[name] for name in endpoint.params}
             settings = {**result.settings, "stopped_early": result.stopped, "inputs": inputs}
-            entry = {"png": str(png), "gif": str(animation), "label": f"{label} · seed "
+            files = [str(png), str(animation), str(video)]
+            entry = {"png": str(png), "gif": str(animation), "mp4": str(video), "label": f"{label} · seed "
                      f"{values.get('seed', 0)}", "values": inputs, "settings": settings,
                      "notes": notes}
             new_history = [entry, *(history or [])][:GALLERY_MAX_ITEMS]
-            yield (str(png), str(animation), [str(png), str(animation)], settings, notes,
+            yield (str(png), str(animation), str(video), files, settings, notes,
                    status_html(summary, 1.0, "done"), new_history)
         finally:
             self._unregister(key, stop)
@@ -264,14 +266,14 @@ class Studio:
 
         def restore(history: list, selected: gr.SelectData):
             if not history or selected is None or not 0 <= selected.index < len(history):
-                return [gr.skip()] * (len(names) + 5)
+                return [gr.skip()] * (len(names) + 6)
             entry = history[selected.index]
             return ([entry["values"].get(key, gr.skip()) for key in names]
-                    + [entry["png"], entry["gif"], [entry["png"], entry["gif"]], entry["settings"],
-                       entry["notes"]])
+                    + [entry["png"], entry["gif"], entry["mp4"],
+                       [entry["png"], entry["gif"], entry["mp4"]], entry["settings"], entry["notes"]])
 
         panel.gallery.select(restore, panel.history,
-                             [*widgets.values(), panel.image, panel.gif, panel.files,
+                             [*widgets.values(), panel.image, panel.gif, panel.video, panel.files,
                               panel.settings, panel.notes],
                              api_visibility="private", queue=False, show_progress="hidden")
 
