@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import gradio as gr  # noqa: E402
 
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
-from ui import deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer  # noqa: E402
+from ui import deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, video  # noqa: E402
 from ui.model_holder import ModelHolder  # noqa: E402
 from ui.studio import Studio  # noqa: E402
 
@@ -39,6 +39,7 @@ TABS: tuple[tuple[str, str, Callable[[Studio], None]], ...] = (
     ("Fractal Zoom", "fractal_zoom", fractal_zoom.build),
     ("Guided", "guided", guided.build),
     ("Style Transfer", "style_transfer", style_transfer.build),
+    ("Video", "dream_video", video.build),
 )
 
 CSS = """

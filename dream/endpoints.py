@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -32,6 +32,7 @@ from dream.objectives import Objective
 from dream.presets import BASE_SCHEDULES, technique_defaults
 from dream.result import DreamResult
 from dream.style import style_transfer
+from dream import video as video_module
 
 # The server's caps, whatever a caller sends. One step on mixed4c at 512² (0.26 MP) takes
 # ~0.17–0.35 s on two CPU cores, so 100 megapixel-steps is a few minutes at most; the
@@ -47,6 +48,11 @@ SERVER_LIMITS = Limits(
     max_tile_size=1024,
     max_megapixel_steps=100.0,
 )
+# A video request may take longer than an image's (a clip is many pictures) but stays a few
+# minutes at most: ~0.5 s a frame at the defaults on two cores, so 300 megapixel-steps
+# and 20 s of clip bound it to ~3–4 minutes.
+SERVER_VIDEO_LIMITS = video_module.VideoLimits(max_duration_s=20.0, max_fps=12.0, max_side=512,
+                                               max_frames=240, max_megapixel_steps=300.0)
 DEFAULT_MAX_SIDE = 512     # px: what the page starts with
 DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting layer
 GIF_MAX_FRAMES = 60
@@ -230,6 +236,17 @@ PARAMS: dict[str, Param] = {
                                 "an earlier layer keeps more detail."),
     "tv_weight": Param("float", 0.0, 100.0, label="Smoothness (TV) weight", step=0.5,
                        help="Total-variation penalty: higher suppresses pixel noise."),
+    # --- video
+    "blend": Param("float", 0.0, 0.95, label="Blend with the previous dream", step=0.05,
+                   help="Share of the previous dreamed frame in where each frame starts "
+                        "(DeepDreamVideo's blend): higher is steadier, 0 dreams every frame "
+                        "on its own."),
+    "flow": Param("bool", label="Follow the motion (optical flow)",
+                  help="Move the previous dream along the motion between source frames "
+                       "before blending, so the patterns travel with the picture."),
+    "fps": Param("float", 0.0, SERVER_VIDEO_LIMITS.max_fps, label="Frames per second", step=1,
+                 help=f"0: the clip's own rate, at most {SERVER_VIDEO_LIMITS.max_fps:g}; lower "
+                      f"dreams fewer frames (faster)."),
     "init": Param("choice", choices=style_module.INITS, label="Start from",
                   help="'content': start from the photo; 'noise': start from random grey "
                        "noise."),
@@ -261,7 +278,7 @@ class Plan:
     """A checked request: the work to run, and the picture it starts from (uint8 RGB)."""
 
     work: Work
-    start: np.ndarray
+    start: np.ndarray | None   # None: not known before the work starts (a video's frames)
 
 
 @dataclass(frozen=True)
@@ -283,7 +300,8 @@ class Endpoint:
         page = {"max_side": DEFAULT_MAX_SIDE, "frame_duration_ms": 120, "hold_last_ms": 600,
                 "pingpong": False, "objective": "layer", "channel": 0, "class_name": "jellyfish",
                 "layer": DEFAULT_LAYER, "guide_is_dream": False}
-        values = {**page, **technique_defaults(self.name)}
+        values = {**page, **(technique_defaults(self.name) if self.name != "dream_video"
+                             else _video_defaults())}
         values["max_side"] = values["max_side"] or DEFAULT_MAX_SIDE
         if "style_layers" in values:
             values["style_layers"] = list(values["style_layers"])
@@ -333,7 +351,7 @@ def _range_hint(param: Param) -> str:
 def _unused_in(technique: str, raw: Mapping[str, Any]) -> set[str]:
     """Parameters the chosen mode ignores, so they are not validated."""
     unused: set[str] = set()
-    if technique in ("deep_dream", "fractal_zoom"):
+    if technique in ("deep_dream", "fractal_zoom", "dream_video"):
         objective = raw.get("objective")
         if objective == "class":
             unused |= {"layer", "channel"}
@@ -449,6 +467,31 @@ def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     return Plan(work, content)
 
 
+def _video_defaults() -> dict[str, Any]:
+    return {**asdict(video_module.DEFAULT_VIDEO_SCHEDULE), "blend": video_module.DEFAULT_BLEND,
+            "flow": video_module.DEFAULT_FLOW, "fps": 0.0,
+            "max_side": video_module.DEFAULT_VIDEO_SIDE}
+
+
+def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
+    source = values["video"]
+    if source is None or (isinstance(source, str) and not source.strip()):
+        raise video_module.VideoError("Please upload a video clip (or click the example).")
+    target = dream_target(model, values)
+    schedule = replace(video_module.DEFAULT_VIDEO_SCHEDULE,
+                       **{key: values[key] for key in SCHEDULE_KEYS if key in values})
+    options = dict(fps=values["fps"] or None, max_side=values["max_side"], limits=SERVER_LIMITS,
+                   video_limits=SERVER_VIDEO_LIMITS)
+    # Not a video, too long, too much work: refused from the metadata, before "Dreaming…".
+    video_module.check_video(source, schedule, **options)
+
+    def work(on_progress: ProgressCallback) -> DreamResult:
+        return video_module.dream_video(model, source, target, schedule, blend=values["blend"],
+                                        flow=values["flow"], on_progress=on_progress, **options)
+
+    return Plan(work, None)
+
+
 def _dream_label(values: Mapping[str, Any]) -> str:
     if values.get("objective") == "class":
         return str(values.get("class_name"))
@@ -496,6 +539,16 @@ ENDPOINTS: dict[str, Endpoint] = {
              "step_size", "octaves", "octave_scale", "tile_size", "jitter", "seed")
             + GIF_PARAMS,
             _prepare_style, lambda v: "style"),
+        Endpoint(
+            "dream_video",
+            "Deep Dream on a video clip: every frame is dreamed, starting from the source frame "
+            "blended with the previous dream (moved along the motion), so the patterns stay "
+            "steady; returns the clip as MP4 with its audio.",
+            (Image("video", "the video clip"),),
+            _DREAM_PARAMS[:4] + ("steps", "max_side", "blend", "flow", "fps", "step_size",
+                                 "octaves", "octave_scale", "tile_size", "jitter",
+                                 "laplacian_levels", "seed"),
+            _prepare_video, _dream_label),
     )
 }
 

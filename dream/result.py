@@ -21,6 +21,15 @@ class DreamResult:
     notes: list[str] = field(default_factory=list)  # e.g. "downscaled from …"
     stopped: bool = False                 # the progress callback asked to stop early
 
+    @property
+    def dreamed_frames(self) -> int:
+        """Frames the technique dreamed (the animation also opens with the input)."""
+        return len(self.frames) - 1
+
+    @property
+    def requested_frames(self) -> int:
+        return int(self.settings.get("frames", self.dreamed_frames))
+
     def save_png(self, path: str | os.PathLike) -> Path:
         return save_png(self.image, path)
 

@@ -127,6 +127,14 @@ class VideoResult(DreamResult):
     audio: AudioTrack | None = None  # the source's audio, cut to the clip's length
 
     @property
+    def dreamed_frames(self) -> int:
+        return len(self.frames)  # no input frame first: the clip is the dream
+
+    @property
+    def requested_frames(self) -> int:
+        return int(self.settings.get("clip_frames", len(self.frames)))
+
+    @property
     def duration_s(self) -> float:
         return len(self.frames) / float(self.fps)
 
@@ -428,6 +436,18 @@ def read_video(source, *, fps: float | None = None, max_side: int | None = None,
     return _read(source, info, plan, video_limits)
 
 
+def check_video(source, schedule: Schedule = DEFAULT_VIDEO_SCHEDULE, *, fps: float | None = None,
+                max_side: int | None = None, limits: Limits = DEFAULT_LIMITS,
+                video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS) -> VideoInfo:
+    """Refuses a clip that is not a video or is over any cap, from its metadata alone
+    (nothing is decoded), as `dream_video` will; returns the metadata."""
+    info = probe_video(source)
+    plan = _plan(info, fps=fps, max_side=_max_side(max_side, limits, video_limits),
+                 limits=limits, video_limits=video_limits)
+    check_request(plan.size, schedule, plan.expected_frames or 1, _engine_limits(limits, video_limits))
+    return info
+
+
 def _max_side(max_side: int | None, limits: Limits, video_limits: VideoLimits) -> int:
     if max_side is not None:
         check_range("max_side", max_side, limits.min_side, 10**6)
@@ -609,6 +629,7 @@ def dream_video(
         "objective": objective.description,
         "size": [int(size[1]), int(size[0])],
         "frames": len(dreamed),
+        "clip_frames": len(clip.frames),
         "fps": float(clip.fps),
         "blend": float(blend),
         "flow": bool(flow),

@@ -36,7 +36,8 @@ from ui import outputs, studio  # noqa: E402
 from ui.model_holder import ModelHolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer")
+TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer", "dream_video")
+IMAGE_TECHNIQUES = TECHNIQUES[:4]
 
 
 def deep_dream_args(image, **overrides) -> dict:
@@ -130,6 +131,42 @@ def test_style_transfer(client, small_photo, tmp_path, picture_factory):
     outputs = client.predict(**style_args(small_photo, style, style_layers="conv2d2, mixed3a"),
                              api_name="/style_transfer")
     assert check_outputs(outputs, "style_transfer")["style_layers"] == ["conv2d2", "mixed3a"]
+
+
+def video_args(clip, **overrides) -> dict:
+    return {"video": handle_file(clip), "objective": "layer", "layer": "mixed4c", "channel": 0,
+            "class_name": "jellyfish", "steps": 1, "max_side": 96, "blend": 0.5, "flow": True,
+            "fps": 0, "step_size": 1.5, "octaves": 1, "octave_scale": 1.4, "tile_size": 512,
+            "jitter": 8, "laplacian_levels": 0, "seed": 0, **overrides}
+
+
+def write_clip(path: Path, frames: int, fps: int = 12, side: int = 64) -> str:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+    clip = np.stack([np.roll(base, 2 * k, axis=1) for k in range(frames)])
+    iio.imwrite(path, clip, plugin="pyav", codec="libx264", fps=fps)
+    return str(path)
+
+
+def test_video_comes_back_as_an_mp4_with_its_frames(client, tmp_path):
+    clip = write_clip(tmp_path / "clip.mp4", frames=12)
+    png, gif, mp4, files, settings, notes = client.predict(**video_args(clip), api_name="/dream_video")
+    movie = iio.imread(mp4["video"] if isinstance(mp4, dict) else mp4, index=None, plugin="pyav")
+    assert movie.shape[0] == 12 and settings["frames"] == 12 and settings["fps"] == 12
+    assert notes.startswith("Finished: 12 frames") and Image.open(png).size == (64, 64)
+    assert sorted(Path(f).suffix for f in files) == [".gif", ".mp4", ".png"]
+
+
+def test_video_that_is_not_a_video_or_too_long_is_refused_quickly(client, tmp_path, small_photo):
+    with pytest.raises(AppError, match="still image, not a video"):
+        client.predict(**video_args(small_photo), api_name="/dream_video")
+    long_clip = write_clip(tmp_path / "long.mp4", frames=12 * 25, side=32)
+    started = time.monotonic()
+    with pytest.raises(AppError, match=r"The clip is 25.0 s long; the limit is 20 s"):
+        client.predict(**video_args(long_clip), api_name="/dream_video")
+    assert time.monotonic() - started < 10
+    with pytest.raises(AppError, match="Please upload a video clip"):
+        client.predict(**{**video_args(small_photo), "video": None}, api_name="/dream_video")
 
 
 # ----------------------------------------------------------------------------- one check for every parameter
@@ -448,7 +485,7 @@ def test_presets_fill_the_controls_but_keep_the_image_size(client):
     assert "jellyfish" in description["value"].lower() and description["visible"] is True
 
 
-@pytest.mark.parametrize("technique", TECHNIQUES)
+@pytest.mark.parametrize("technique", IMAGE_TECHNIQUES)
 def test_every_preset_setting_has_a_control(technique):
     endpoint = ENDPOINTS[technique]
     for preset in dream.presets_for(technique):
@@ -462,7 +499,7 @@ def test_every_preset_setting_has_a_control(technique):
 def test_events_have_api_names_and_share_one_dream_slot(app_holder):
     demo = app.build_app(app_holder)
     dreams = [fn for fn in demo.fns.values() if fn.api_name in TECHNIQUES]
-    assert len(dreams) == 4
+    assert len(dreams) == 5
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in dreams} == {("dream", 1)}
     assert {fn.show_progress for fn in dreams} == {"hidden"}  # no overlay on the preview
     assert demo._queue.max_size == app.QUEUE_MAX_SIZE

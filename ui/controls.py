@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 import pydantic
-from gradio.data_classes import ImageData
+from gradio.data_classes import FileData, ImageData
 
 import dream
 from dream.endpoints import PARAMS, Param
@@ -72,11 +72,12 @@ def widget(name: str, value: Any, prefix: str | None = None, **options: Any) -> 
             "layer": "layer", "channel": "channel", "class_name": "class"}.get(name)
     if prefix and part:
         common["elem_id"] = ids.element(prefix, part)
+    low, high = options.pop("minimum", param.low), options.pop("maximum", param.high)
     common.update(options)
     if param.kind == "int" and param.high - param.low > 100_000:  # e.g. the seed
-        component = gr.Number(precision=0, minimum=param.low, maximum=param.high, **common)
+        component = gr.Number(precision=0, minimum=low, maximum=high, **common)
     elif param.kind in ("int", "float"):
-        component = gr.Slider(param.low, param.high, step=param.step,
+        component = gr.Slider(low, high, step=param.step,
                               precision=0 if param.kind == "int" else None, **common)
     elif param.kind == "bool":
         component = gr.Checkbox(**common)
@@ -132,21 +133,21 @@ def channel_update(model: dream.InceptionModel | None, layer: str) -> dict[str, 
     return dict(label="Channel", info=f"0 to {channels - 1}: one of the {channels} channels of {layer}.")
 
 
-def _checked_upload_model(name: str) -> type:
-    """Gradio's ImageData, but a value that is not an uploaded file (a bare path text, a
-    number) gets a message naming the parameter instead of a blank error."""
+def _checked_upload_model(name: str, base: type = ImageData, what: str = "image") -> type:
+    """Gradio's data model of an upload (`base`), but a value that is not an uploaded file
+    (a bare path text, a number) gets a message naming the parameter, not a blank error."""
 
     def model_validate(cls, obj, **options):
         try:
-            return ImageData.model_validate(obj, **options)
+            return base.model_validate(obj, **options)
         except pydantic.ValidationError:
-            raise gr.Error(f"{name} must be an uploaded image file (with gradio_client: "
-                           f"handle_file('photo.jpg')); got {type(obj).__name__} "
-                           f"{str(obj)[:60]!r}.", title="Not an image file",
+            raise gr.Error(f"{name} must be an uploaded {what} file (with gradio_client: "
+                           f"handle_file('path')); got {type(obj).__name__} "
+                           f"{str(obj)[:60]!r}.", title=f"Not an {what} file",
                            print_exception=False) from None
 
-    return type(ImageData)("ImageData", (ImageData,), {
-        "__module__": ImageData.__module__, "model_validate": classmethod(model_validate)})
+    return type(base)(base.__name__, (base,), {
+        "__module__": base.__module__, "model_validate": classmethod(model_validate)})
 
 
 def photo(label: str, elem_id: str, name: str) -> gr.Image:
@@ -173,6 +174,16 @@ def _untouched_upload(image: gr.Image, payload):
     except Exception as error:  # noqa: BLE001
         raise gr.Error(f"{image.param_name}: could not read the uploaded image "
                        f"({type(error).__name__}).", print_exception=False) from error
+
+
+def clip(label: str, elem_id: str, name: str) -> gr.Video:
+    """A video input that hands the handler the uploaded file's path as it is (no
+    conversion: `dream.video` reads MP4, WebM, MOV and GIF itself and says what is wrong)."""
+    # format=None: Gradio converts nothing (it would need an ffmpeg binary).
+    video = gr.Video(label=label, sources=["upload"], elem_id=elem_id, height=260,
+                     format=None, include_audio=True)
+    video.data_model = _checked_upload_model(name, FileData, "video")
+    return video
 
 
 def examples(prefix: str, rows: list[list[str]], inputs: list, label: str = "Examples (click one)") -> None:

@@ -18,9 +18,11 @@ PARTS = (
     # second and third images of the guided and style tabs
     "guide", "style", "style2",
 )
-PREFIXES = {"deep_dream": "dd", "fractal_zoom": "fz", "guided": "gd", "style_transfer": "st"}
+PREFIXES = {"deep_dream": "dd", "fractal_zoom": "fz", "guided": "gd", "style_transfer": "st",
+            "dream_video": "vd"}
 TABS = {"deep_dream": "tab-deep-dream", "fractal_zoom": "tab-fractal-zoom",
-        "guided": "tab-guided", "style_transfer": "tab-style-transfer", "about": "tab-about"}
+        "guided": "tab-guided", "style_transfer": "tab-style-transfer", "dream_video": "tab-video",
+        "about": "tab-about"}
 
 
 def element(prefix: str, part: str) -> str:

@@ -89,7 +89,8 @@ class Panel:
                 self.status]
 
 
-def panel(prefix: str, button: str, enabled: bool) -> Panel:
+def panel(prefix: str, button: str, enabled: bool, result_label: str = "Result (PNG; live "
+          "preview while dreaming)", animation_label: str = "Animation (MP4)") -> Panel:
     """The right-hand column of a technique tab (call inside a gr.Column)."""
     with gr.Row(elem_classes=["run-row"]):
         run = gr.Button(button, variant="primary", elem_id=ids.element(prefix, "run"), scale=3,
@@ -99,12 +100,12 @@ def panel(prefix: str, button: str, enabled: bool) -> Panel:
                                     f"{button}."), elem_id=ids.element(prefix, "status"),
                         elem_classes=["status-line"])
     # Short labels: they are also the output names on the "Use via API" page.
-    image = gr.Image(label="Result (PNG; live preview while dreaming)", format="png",
+    image = gr.Image(label=result_label, format="png",
                      type="filepath", interactive=False, elem_id=ids.element(prefix, "image"),
                      elem_classes=["preview"],
                      buttons=["download", "fullscreen"], height=PREVIEW_HEIGHT)
     with gr.Row():
-        video = gr.Video(label="Animation (MP4)", interactive=False, autoplay=True, loop=True,
+        video = gr.Video(label=animation_label, interactive=False, autoplay=True, loop=True,
                          elem_id=ids.element(prefix, "video"), height=240)
         gif = gr.Image(label="Animation (GIF)", type="filepath", interactive=False,
                        elem_id=ids.element(prefix, "gif"), buttons=["download", "fullscreen"],

@@ -141,7 +141,7 @@ class Studio:
 
             started = time.monotonic()
             # The starting picture stands in for the preview until the first one arrives.
-            yield (plan.start, None, None, None, None, "Dreaming…",
+            yield (plan.start if plan.start is not None else None, None, None, None, None, "Dreaming…",
                    status_html("Starting: preparing the network…", 0.0), skip)
             first_report = None
             last_preview = 0.0
@@ -171,7 +171,7 @@ class Studio:
             label = endpoint.label(values)
             png, animation, video = save_outputs(result, endpoint.name, label, gif)
             elapsed = time.monotonic() - started
-            dreamed, asked = len(result.frames) - 1, result.settings.get("frames", len(result.frames) - 1)
+            dreamed, asked = result.dreamed_frames, result.requested_frames
             if result.stopped:
                 summary = f"Stopped after {dreamed} of {asked} frames ({elapsed:.0f} s)."
             else:
@@ -219,8 +219,11 @@ class Studio:
 
     def wire(self, endpoint: Endpoint, panel: Panel, images: dict[str, gr.components.Component],
              widgets: dict[str, gr.components.Component], picker: gr.Dropdown,
-             description: gr.Markdown) -> None:
-        """Connects a tab's widgets to its endpoint: run, stop, presets, gallery, objective."""
+             description: gr.Markdown, preset_keys: tuple[str, ...] | None = None) -> None:
+        """Connects a tab's widgets to its endpoint: run, stop, presets, gallery, objective.
+
+        The picker offers the presets its choices name; `preset_keys` limits what they set
+        (e.g. only what to dream of, when another technique's presets are borrowed)."""
         inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
         event = panel.run.click(
             self.handler(endpoint), [*inputs, panel.history], [*panel.results(), panel.history],
@@ -234,7 +237,7 @@ class Studio:
                                          f"far (PNG, GIF, settings) like a finished run.",
                          queue=False, show_progress="hidden")
         self.run_buttons.append(panel.run)
-        self._wire_preset(endpoint, picker, description, widgets)
+        self._wire_preset(endpoint, picker, description, widgets, preset_keys)
         self._wire_gallery(endpoint, panel, widgets)
         if "objective" in widgets:
             self._wire_objective(endpoint, widgets)
@@ -247,14 +250,16 @@ class Studio:
             self.class_dropdowns.append(widgets["class_name"])
 
     def _wire_preset(self, endpoint: Endpoint, picker: gr.Dropdown, description: gr.Markdown,
-                     widgets: dict) -> None:
+                     widgets: dict, keys: tuple[str, ...] | None) -> None:
         names = list(widgets)
 
         def apply(name: str | None):
-            chosen = next((p for p in dream.presets_for(endpoint.name) if p.name == name), None)
+            chosen = dream.presets.PRESETS_BY_NAME.get(name) if name else None
             if chosen is None:
                 return [gr.skip()] * len(names) + [gr.Markdown(visible=False)]
             values = preset_values(endpoint, chosen)
+            if keys is not None:
+                values = {key: value for key, value in values.items() if key in keys}
             return ([values[key] if key in values else gr.skip() for key in names]
                     + [gr.Markdown(f"*{chosen.description}*", visible=True)])
 
@@ -322,7 +327,7 @@ def preset_values(endpoint: Endpoint, preset: dream.Preset) -> dict[str, Any]:
     """Every control a preset sets: the tab's defaults, then the preset's own settings (seed
     included), except the image size and GIF options, which stay as the user chose."""
     values = {**endpoint.defaults(), **asdict(preset.schedule()), **preset.options()}
-    if endpoint.name in ("deep_dream", "fractal_zoom"):
+    if "objective" in endpoint.params:
         if values.get("class_name") and "class_name" in preset.settings:
             values["objective"] = "class"
         elif values.get("channel_index") is not None:
