@@ -9,6 +9,7 @@
     dream.guided_dream(model, "photo.jpg", "guide.jpg", similarity="l2", direction="away")
     dream.style_transfer(model, "photo.jpg", "painting.jpg", style_weight=10)
     dream.run_preset(model, "Jellyfish (class neuron)", "photo.jpg")
+    dream.dream_video(model, "clip.mp4", objective).save_mp4("dreamed.mp4")
 """
 
 import os
@@ -20,7 +21,7 @@ import os
 if (os.cpu_count() or 1) <= 4:
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
-from dream.animation import write_gif  # noqa: E402
+from dream.animation import AudioTrack, write_gif, write_mp4  # noqa: E402
 from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom  # noqa: E402
 from dream.engine import Engine, Progress, Schedule, engine_for  # noqa: E402
 from dream.frames import check_request  # noqa: E402
@@ -32,8 +33,12 @@ from dream.objectives import Objective, channel, class_logit, layer_mean, total_
 from dream.presets import PRESETS, Preset, presets_for, run_preset  # noqa: E402
 from dream.result import DreamResult  # noqa: E402
 from dream.style import style_transfer  # noqa: E402
+from dream.video import (DEFAULT_VIDEO_LIMITS, DEFAULT_VIDEO_SCHEDULE, VideoError, VideoLimits,  # noqa: E402
+                         VideoResult, check_video, dream_video, probe_video, read_video)
 
 __all__ = [
+    "AudioTrack", "DEFAULT_VIDEO_LIMITS", "DEFAULT_VIDEO_SCHEDULE", "VideoError", "VideoLimits",
+    "VideoResult", "check_video", "dream_video", "probe_video", "read_video", "write_mp4",
     "DEFAULT_LIMITS", "DEFAULT_SCHEDULE", "PRESETS", "DreamResult", "Engine", "ImageError",
     "InceptionModel", "LimitError", "Limits", "ModelUnavailable", "Objective", "Preset",
     "Progress", "Schedule", "channel", "check_request", "class_logit", "deep_dream", "dream_objective",
