@@ -328,7 +328,7 @@ def section_bf16(model, report) -> None:
 
 def section_sheet(model, report, path: Path, side: int = 384) -> None:
     """Every preset's final frame, labelled, in one PNG."""
-    from PIL import Image, ImageDraw
+    from PIL import Image, ImageDraw, ImageFont
 
     import dream
     from dream.presets import PRESETS
@@ -350,14 +350,22 @@ def section_sheet(model, report, path: Path, side: int = 384) -> None:
         tiles.append((preset.name, result.image))
     report(f"\nContact sheet: {len(tiles)} presets at {side} px in {time.perf_counter() - start:.0f} s → {path}")
     columns = 4
-    cell_w, cell_h, label_h = side, max(t.shape[0] for _, t in tiles), 22
-    rows = -(-len(tiles) // columns)
-    sheet = Image.new("RGB", (columns * cell_w, rows * (cell_h + label_h)), "white")
+    try:
+        font = ImageFont.load_default(size=15)
+    except TypeError:  # Pillow < 10.1 has one bitmap size
+        font = ImageFont.load_default()
+    label_h = 24
+    rows = [tiles[i:i + columns] for i in range(0, len(tiles), columns)]
+    heights = [max(image.shape[0] for _, image in row) + label_h for row in rows]
+    sheet = Image.new("RGB", (columns * side, sum(heights)), "white")
     draw = ImageDraw.Draw(sheet)
-    for i, (name, image) in enumerate(tiles):
-        x, y = (i % columns) * cell_w, (i // columns) * (cell_h + label_h)
-        sheet.paste(Image.fromarray(image), (x, y + label_h))
-        draw.text((x + 4, y + 4), name[:60], fill="black")
+    y = 0
+    for row, height in zip(rows, heights):
+        for k, (name, image) in enumerate(row):
+            x = k * side
+            sheet.paste(Image.fromarray(image), (x, y + label_h))
+            draw.text((x + 4, y + 4), name if len(name) <= 46 else name[:45] + "…", fill="black", font=font)
+        y += height
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)
 

@@ -51,7 +51,7 @@ class Preset:
 # smoothness loss. Here: one octave too, CADL's loss, but each term's gradient normalised
 # on its own (`smoothness` is the smoothing step's strength relative to the guide's; the
 # seed normalised the summed gradient by its maximum), and a random roll every step.
-_SEED_GUIDED = dict(layer="mixed4c", similarity="dot", direction="toward", smoothness=0.3,
+_SEED_GUIDED = dict(layer="mixed4c", similarity="dot", direction="toward", smoothness=0.1,
                     smoothness_norm="cadl", frames=6, steps=10, octaves=1, step_size=1.0)
 _SEED_DIFFERS = (" Differs from the seed: each term's gradient is normalised on its own and "
                  "the image rolls by a random jitter every step.")
@@ -160,12 +160,21 @@ def _function_defaults(function) -> dict[str, Any]:
             if p.default is not inspect.Parameter.empty and name not in ("on_progress", "limits")}
 
 
+# The objective's own starting values on the Deep Dream and zoom tabs (`dream_objective`'s
+# defaults: the layer, the classic mean square, channels read before their ReLU).
+OBJECTIVE_DEFAULT_KEYS = ("layer", "squared", "pre_relu")
+
+
 def technique_defaults(technique: str) -> dict[str, Any]:
-    """Every keyword value a tab starts with: the technique function's defaults, its base
+    """Every keyword value a tab starts with: the technique function's defaults (for Deep
+    Dream and the zoom also `dream_objective`'s layer, squared and pre_relu), its base
     schedule's fields (flattened), then `TAB_OVERRIDES`."""
     if technique not in TECHNIQUES:
         raise ValueError(f"Unknown technique {technique!r}: use {', '.join(TECHNIQUES)}.")
     values = {**_function_defaults(_FUNCTIONS[technique]), **asdict(BASE_SCHEDULES[technique])}
+    if technique in ("deep_dream", "fractal_zoom"):
+        objective = _function_defaults(dream_objective)
+        values.update({key: objective[key] for key in OBJECTIVE_DEFAULT_KEYS})
     values.pop("schedule", None)
     values.update(TAB_OVERRIDES[technique])
     return values
@@ -196,7 +205,7 @@ def run_preset(
     options, schedule = chosen.options(), chosen.schedule()
     common = dict(on_progress=on_progress, limits=limits, max_side=max_side)
     if chosen.technique in ("deep_dream", "fractal_zoom"):
-        objective_keys = ("layer", "channel_index", "class_name", "squared")
+        objective_keys = ("layer", "channel_index", "class_name", "squared", "pre_relu")
         objective = dream_objective(model, **{k: options.pop(k) for k in objective_keys if k in options})
         run = deep_dream if chosen.technique == "deep_dream" else fractal_zoom
         return run(model, image, objective, schedule, **options, **common)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
 
 import numpy as np
@@ -306,3 +307,76 @@ def test_custom_limits_apply(engine, picture):
 def test_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match="ascent, adam"):
         Schedule(optimizer="sgd").validated()
+
+
+# ----------------------------------------------------------------------------- issue #9 options
+
+
+def test_per_term_normalisation_is_free_of_each_term_s_scale(engine, picture):
+    # The same smoothness measured in units 1000× larger: with per-term normalisation
+    # only the weights matter; normalising the sum, the big term swamps the other.
+    from dream.objectives import PIXELS
+
+    tv = dream.total_variation("l2")
+    tv_large = dream.Objective(("tv-times-1000",), lambda a, t, p: 1000.0 * tv.fn(a, t, p),
+                               layers=frozenset({PIXELS}))
+    layer = dream.layer_mean("mixed4a")
+    image = _as_float(picture)
+    per_term = Schedule(steps=3, octaves=1, jitter=0, normalization="per_term")
+    a = engine.run(layer - 0.5 * tv, image, per_term)
+    b = engine.run(layer - 0.5 * tv_large, image, per_term)
+    np.testing.assert_allclose(a, b, atol=1e-2)
+    summed = Schedule(steps=3, octaves=1, jitter=0, normalization="sum")
+    c = engine.run(layer - 0.5 * tv, image, summed)
+    d = engine.run(layer - 0.5 * tv_large, image, summed)
+    assert np.abs(c - d).mean() > 10 * np.abs(a - b).mean() + 0.1
+
+
+def test_adam_moments_carry_over_from_one_call_to_the_next(engine, picture):
+    # Two calls sharing an OptimizerState (two frames) are one optimisation of six steps.
+    from dream.engine import OptimizerState
+
+    image = _as_float(picture)
+    objective = dream.channel("mixed4a", 2)
+    schedule = Schedule(steps=6, octaves=1, optimizer="adam", step_size=2.0)
+    whole = engine.run(objective, image, schedule)
+    state = OptimizerState()
+    half = replace(schedule, steps=3)
+    first = engine.run(objective, image, half, optimizer_state=state)
+    carried = engine.run(objective, first, half, step_offset=3, optimizer_state=state)
+    np.testing.assert_allclose(carried, whole, atol=1e-3)
+    fresh = engine.run(objective, first, half, step_offset=3)  # moments restarted
+    assert np.abs(fresh - whole).mean() > 0.1
+
+
+def test_fourier_parametrisation_with_lucid_transforms_raises_the_objective(engine, picture):
+    image = _as_float(picture)
+    objective = dream.layer_mean("mixed4a", squared=True)
+    for schedule in (Schedule(steps=6, octaves=1, optimizer="adam", step_size=4.0,
+                              parametrization="fourier", transforms="lucid", jitter=0),
+                     Schedule(steps=6, octaves=1, parametrization="fourier")):
+        out = engine.run(objective, image, schedule)
+        assert out.shape == image.shape and 0 <= out.min() and out.max() <= 255
+        assert engine.value(objective, out) > 1.2 * engine.value(objective, image)
+
+
+def test_target_image_follows_the_lucid_transforms(engine, picture):
+    # An L2 feature distance to the image itself is zero only if both are transformed alike.
+    image = _as_float(picture)
+    distance = dream.objectives.feature_similarity("mixed3a", "l2")
+    out = engine.run(-1.0 * distance, image, Schedule(steps=3, octaves=1, transforms="lucid",
+                                                      step_size=1.0), target_image=image)
+    assert np.abs(out - image).max() < 1e-3
+
+
+def test_schedule_choices_are_checked():
+    for field, value in (("parametrization", "cppn"), ("transforms", "warp"),
+                         ("normalization", "max"), ("precision", "float16")):
+        with pytest.raises(ValueError, match=f"{field} must be one of"):
+            replace(Schedule(), **{field: value}).validated()
+
+
+def test_precision_follows_the_schedule(model, engine):
+    assert engine.precision_of(Schedule(precision="float32")) == "float32"
+    assert engine.precision_of(Schedule(precision="bfloat16")) == "bfloat16"
+    assert engine.precision_of(Schedule(precision="auto")) == model.precision

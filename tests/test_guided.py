@@ -140,3 +140,61 @@ def test_guided_objective_signs_follow_the_direction(model):
     dot = guided_objective(model, LAYER, "dot", "toward")
     assert toward.terms[0][0] < 0 < away.terms[0][0]
     assert dot.terms[0][0] > 0
+
+
+# ----------------------------------------------------------------------------- issue #9
+
+
+def _coarse_share(change: np.ndarray, period: float = 32.0) -> float:
+    """Share of the change's energy in structures larger than `period` px (DC left out)."""
+    energy = sum(np.abs(np.fft.fft2(change[..., c])) ** 2 for c in range(3))
+    fy, fx = np.fft.fftfreq(change.shape[0])[:, None], np.fft.fftfreq(change.shape[1])[None, :]
+    radius = np.hypot(fx, fy)
+    return float(energy[(radius > 0) & (radius < 1 / period)].sum() / energy[radius > 0].sum())
+
+
+@pytest.mark.parametrize("guide_shape, dream_shape", [((100, 300), (160, 208)),
+                                                      ((300, 100), (160, 208)),
+                                                      ((90, 120), (160, 208)),
+                                                      ((160, 208), (160, 208))])
+def test_guide_crop_keeps_the_aspect_ratio(guide_shape, dream_shape):
+    from dream.guided import centre_crop_to_aspect, fit_guide
+
+    # Each pixel holds its own (row, column), so the crop says where it came from.
+    rows, columns = np.mgrid[0:guide_shape[0], 0:guide_shape[1]]
+    guide = np.stack([rows, columns, rows * 0], -1).astype(np.float32)
+    crop = centre_crop_to_aspect(guide, dream_shape)
+    assert abs(crop.shape[1] / crop.shape[0] - dream_shape[1] / dream_shape[0]) < 0.02
+    assert crop.shape[0] == guide_shape[0] or crop.shape[1] == guide_shape[1]  # the largest
+    # Centred: as much cut on each side, give or take one pixel.
+    top, left = crop[0, 0, 0], crop[0, 0, 1]
+    assert abs(top - (guide_shape[0] - 1 - crop[-1, 0, 0])) <= 1
+    assert abs(left - (guide_shape[1] - 1 - crop[0, -1, 1])) <= 1
+    assert fit_guide(striped_guide(*guide_shape), dream_shape).shape == (*dream_shape, 3)
+
+
+def test_per_term_normalisation_has_a_lower_coarse_share_than_the_summed_laplacian(model, picture):
+    # The earlier default normalised guide + smoothness together through a 4-level
+    # Laplacian pyramid, which pushes the change into large structures.
+    guide = striped_guide()
+    common = dict(similarity="dot", smoothness=0.3, smoothness_norm="cadl", frames=2)
+    per_term = run(model, picture, guide, **common,
+                   schedule=dream.Schedule(steps=5, octaves=2, normalization="per_term"))
+    summed = run(model, picture, guide, **common,
+                 schedule=dream.Schedule(steps=5, octaves=2, normalization="sum", laplacian_levels=4))
+    shares = [_coarse_share(r.image.astype(np.float64) - picture) for r in (per_term, summed)]
+    assert shares[0] < 0.7 * shares[1], shares
+
+
+def test_smoothness_norm_course_is_accepted_as_cadl(model, picture):
+    result = run(model, picture, striped_guide(), similarity="dot", smoothness=0.3,
+                 smoothness_norm="course", frames=1)
+    assert result.settings["smoothness_norm"] == "cadl"
+
+
+def test_guided_defaults_follow_the_issue(model):
+    from dream.guided import GUIDED_SCHEDULE
+
+    assert GUIDED_SCHEDULE.normalization == "per_term" and GUIDED_SCHEDULE.laplacian_levels == 0
+    objective = guided_objective(model, LAYER, "dot", "toward", smoothness=0.5)
+    assert objective.normalization_groups() == ((0,), (1,))  # guide and smoothness apart

@@ -364,3 +364,42 @@ def test_default_precision_follows_the_cpu_and_the_environment(monkeypatch):
     assert model_module.default_precision() == "float32"  # bf16 would be emulated: slower
     monkeypatch.setenv("DREAM_PRECISION", "bfloat16")
     assert model_module.default_precision() == "bfloat16"
+
+
+# ----------------------------------------------------------------------------- pre-ReLU taps
+
+
+def test_block_pre_relu_channel_equals_the_matching_branch_pre_relu_channel(model, picture):
+    # mixed4c_pre_relu is built from the branches' pre-ReLU tensors, in concat order
+    # (1×1, 3×3, 5×5, pool projection), as Lucid's InceptionV1 does.
+    import tensorflow as tf
+
+    branches = ["mixed4c_1x1_pre_relu", "mixed4c_3x3_pre_relu", "mixed4c_5x5_pre_relu",
+                "mixed4c_pool_reduce_pre_relu"]
+    acts = model.features(["mixed4c_pre_relu", "mixed4c", *branches], "float32")(
+        tf.constant(picture, tf.float32)[None])
+    block = acts["mixed4c_pre_relu"].numpy()
+    offset = 0
+    for name in branches:
+        branch = acts[name].numpy()
+        width = branch.shape[-1]
+        np.testing.assert_allclose(block[..., offset + 2], branch[..., 2], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(block[..., offset:offset + width], branch, rtol=1e-5, atol=1e-5)
+        offset += width
+    assert offset == block.shape[-1] == model.layer("mixed4c").channels
+    # The block itself is the ReLU of its pre-ReLU tap, and the tap has negative values.
+    np.testing.assert_allclose(np.maximum(block, 0), acts["mixed4c"].numpy(), rtol=1e-5, atol=1e-5)
+    assert block.min() < 0
+
+
+def test_block_pre_relu_taps_are_listed_after_their_block(model):
+    names = [layer.name for layer in model.layers]
+    for block in ("mixed3a", "mixed4c", "mixed5b"):
+        tap = model.layer(f"{block}_pre_relu")
+        assert tap.kind == "pre_relu" and tap.channels == model.layer(block).channels
+        assert names.index(f"{block}_pre_relu") == names.index(block) + 1
+        assert model.has_tensor(f"{block}_pre_relu")
+    assert model.pre_relu_of("mixed4c") == "mixed4c_pre_relu"
+    assert model.pre_relu_of("mixed4c_3x3") == "mixed4c_3x3_pre_relu"
+    assert model.pre_relu_of("mixed4c_pool") is None  # a max-pool has no ReLU
+    assert model.pre_relu_of("conv2d0_pre_relu") == "conv2d0_pre_relu"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -141,3 +143,41 @@ def test_a_gram_matrix_of_the_wrong_size_is_refused(model, engine, picture):
     wrong = style_objective("mixed3b", {"mixed4a": grams["mixed3a"]}, 1.0, 1.0, 0.0)
     with pytest.raises(ValueError, match="channels at mixed4a"):
         engine.run(wrong, picture.astype(np.float32), FAST, target_image=picture.astype(np.float32))
+
+
+# ----------------------------------------------------------------------------- issue #9
+
+
+def _high_frequency_share(change: np.ndarray) -> float:
+    """Share of the change's energy above half-Nyquist (0.25 cycles/px; DC left out)."""
+    energy = sum(np.abs(np.fft.fft2(change[..., c])) ** 2 for c in range(3))
+    fy, fx = np.fft.fftfreq(change.shape[0])[:, None], np.fft.fftfreq(change.shape[1])[None, :]
+    radius = np.hypot(fx, fy)
+    return float(energy[radius > 0.25].sum() / energy[radius > 0].sum())
+
+
+def test_fourier_parametrisation_has_a_lower_high_frequency_share_than_raw_pixel_adam(model, picture):
+    style = painting()
+    raw = run(model, picture, style, frames=2,
+              schedule=dream.Schedule(steps=6, octaves=1, jitter=4, optimizer="adam", step_size=4.0))
+    fourier = run(model, picture, style, frames=2, schedule=dream.style.STYLE_SCHEDULE.__class__(
+        steps=6, octaves=1, jitter=0, optimizer="adam", step_size=4.0, parametrization="fourier",
+        transforms="lucid"))
+    shares = [_high_frequency_share(r.image.astype(np.float64) - picture) for r in (raw, fourier)]
+    assert shares[1] < 0.5 * shares[0], shares
+
+
+def test_style_defaults_follow_lucid(model):
+    from dream.style import STYLE_SCHEDULE
+
+    assert (STYLE_SCHEDULE.parametrization, STYLE_SCHEDULE.transforms, STYLE_SCHEDULE.optimizer) == (
+        "fourier", "lucid", "adam")
+
+
+def test_frames_are_snapshots_of_one_optimisation(model, picture):
+    # Adam's moments carry across frames: 2 frames × 3 steps = 1 frame × 6 steps.
+    schedule = dream.Schedule(steps=3, octaves=1, jitter=0, optimizer="adam", step_size=3.0,
+                              parametrization="fourier")
+    two = run(model, picture, painting(), frames=2, schedule=schedule)
+    one = run(model, picture, painting(), frames=1, schedule=replace(schedule, steps=6))
+    assert np.abs(two.image.astype(int) - one.image).mean() < 0.5
