@@ -2,6 +2,7 @@
 
     python benchmarks/bench_engine.py            # full run (~10 minutes on 2 cores)
     python benchmarks/bench_engine.py --quick    # fewer steps and repeats
+    python benchmarks/bench_engine.py --quick --before aa89631   # + that commit's engine
 
 Uses the width-1.0 generated graph (`dream.synthetic_model`): random weights, but the
 real inception5h's shapes, so a step costs what it costs on the real model.
@@ -17,8 +18,11 @@ all of them alike. Variants:
 - **engine, graph as published**: the engine's in-graph loop (roll, tiles and steps in
   one compiled call) without the graph rewrite;
 - **engine**: what the app runs (in-graph loop + `dream.graph_rewrite`);
-- **engine, bfloat16**: the same with the network in bfloat16 (what the app runs on a CPU
-  with BF16 units; `dream.model.default_precision`).
+- **engine, bfloat16**: the same with the network in bfloat16 (what the app ran on a CPU
+  with BF16 units before issue #9; `dream.model.default_precision`);
+- with `--before COMMIT`: **before, float32** and **before, bfloat16**, the `dream` package
+  of that commit (exported with `git archive` into a temporary folder) running the same
+  worker, so the engine's speed per step is compared with an earlier one in one run.
 
 Each variant's result is measured on the published graph in float32, so the objective's
 rise over the run compares the quality of the steps, not only their speed.
@@ -44,7 +48,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+# A worker for an earlier commit imports that commit's `dream` (see `--before`).
+sys.path.insert(0, os.environ.get("BENCH_DREAM_ROOT", str(ROOT)))
 
 MODEL_DIR = Path(os.environ.get("BENCH_MODEL_DIR", Path(tempfile.gettempdir()) / "dream-bench-width1"))
 TILE_SIZE = 512
@@ -223,6 +228,7 @@ def work_flops(target: str, size: int, _steps: int) -> dict:
 def work_e2e(_target: str, size: int, _steps: int) -> dict:
     """One request at the app's defaults (Deep Dream on mixed4c), then ten of other sizes."""
     import tempfile as tmp
+    from dataclasses import replace
 
     import dream
 
@@ -256,7 +262,7 @@ def work_e2e(_target: str, size: int, _steps: int) -> dict:
              (517, 333), (640, 480), (700, 300), (720, 720)]
     for height, width in sizes:
         dream.deep_dream(model, test_image(height, width).astype("uint8"), objective, frames=1,
-                         schedule=dream.Schedule(steps=1, octaves=2))
+                         schedule=replace(dream.DEFAULT_SCHEDULE, steps=1, octaves=2))
     return {
         "first_preview_s": first_preview[0], "total_s": total, "gif_s": gif_seconds,
         "frames": len(result.frames), "peak_rss_mb": peak_rss_mb(),
@@ -268,12 +274,27 @@ def work_e2e(_target: str, size: int, _steps: int) -> dict:
 WORKERS = {"engine": work_engine, "engine_published": work_engine_published,
            "engine_bf16": work_engine_bf16,
            "baseline": work_baseline, "machine": work_machine, "flops": work_flops,
-           "e2e": work_e2e}
+           "e2e": work_e2e,
+           # The same workers on an earlier commit's `dream` (BENCH_DREAM_ROOT).
+           "before": work_engine, "before_bf16": work_engine_bf16}
+BEFORE_ROOT: Path | None = None  # set by --before
+
+
+def export_commit(commit: str) -> Path:
+    """`dream/` of `commit`, extracted into a temporary folder (nothing else is touched)."""
+    folder = Path(tempfile.mkdtemp(prefix="dream-before-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "dream"], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
 
 
 def run_worker(kind: str, target: str = "-", size: int = 0, steps: int = 0) -> dict:
     command = [sys.executable, __file__, "--worker", kind, target, str(size), str(steps)]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    if kind.startswith("before"):
+        env["BENCH_DREAM_ROOT"] = str(BEFORE_ROOT)
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -282,20 +303,22 @@ def run_worker(kind: str, target: str = "-", size: int = 0, steps: int = 0) -> d
 
 VARIANTS = ("baseline", "engine_published", "engine", "engine_bf16")
 LABELS = {"baseline": "tutorial baseline", "engine_published": "engine, graph as published",
-          "engine": "engine, float32", "engine_bf16": "engine, bfloat16"}
+          "engine": "engine, float32", "engine_bf16": "engine, bfloat16",
+          "before": "before, float32", "before_bf16": "before, bfloat16"}
 
 
 def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float) -> None:
-    results = {kind: [] for kind in VARIANTS}
+    variants = VARIANTS + (("before", "before_bf16") if BEFORE_ROOT else ())
+    results = {kind: [] for kind in variants}
     for _ in range(repeats):
-        for kind in VARIANTS:
+        for kind in variants:
             results[kind].append(run_worker(kind, target, size, steps))
     gflop = run_worker("flops", target, size)["gflop_per_step"]
     megapixels = size * size / 1e6
     print(f"\n{target} at {size}×{size} px: {gflop:.1f} GFLOP per step "
           f"(median of {repeats} runs × {steps} steps)")
     rates = {}
-    for kind in VARIANTS:
+    for kind in variants:
         runs = results[kind]
         seconds = statistics.median(r["seconds"] / r["steps"] for r in runs)
         rates[kind] = megapixels / seconds
@@ -305,8 +328,11 @@ def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float
         print(f"  {LABELS[kind]:28s} {seconds * 1000:8.1f} ms/step  {rates[kind]:6.3f} Mpx·steps/s  "
               f"{achieved:6.1f} GFLOP/s ({achieved / peak_gflops:4.0%} of matmul peak)  "
               f"peak RSS {peak:5.0f} MB  objective +{gain:.3f} in {steps} steps")
-    for kind in VARIANTS[1:]:
+    for kind in variants[1:]:
         print(f"  ratio {LABELS[kind]} / baseline: {rates[kind] / rates['baseline']:.2f}x")
+    if BEFORE_ROOT:
+        for now, then in (("engine", "before"), ("engine_bf16", "before_bf16")):
+            print(f"  speed per step, {LABELS[now]} / {LABELS[then]}: {rates[now] / rates[then]:.3f}")
 
 
 def main() -> None:
@@ -314,11 +340,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer steps and repeats")
     parser.add_argument("--worker", nargs=4, metavar=("KIND", "TARGET", "SIZE", "STEPS"))
     parser.add_argument("--only", choices=("steps", "e2e"), help="run one part")
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="also run this commit's engine (e.g. the one before a change)")
     args = parser.parse_args()
     if args.worker:
         kind, target, size, steps = args.worker
         print(json.dumps(WORKERS[kind](target, int(size), int(steps))))
         return
+    global BEFORE_ROOT
+    if args.before:
+        BEFORE_ROOT = export_commit(args.before)
 
     ensure_model()
     steps, repeats = (3, 1) if args.quick else (8, 3)

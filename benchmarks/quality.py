@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -48,7 +49,7 @@ from benchmarks.bench_engine import MODEL_DIR, ensure_model  # noqa: E402
 
 ASSETS = ROOT / "assets"
 SIZE = 512
-SECTIONS = ("style", "guided", "zoom", "tiles", "bf16", "sheet")
+SECTIONS = ("style", "guided", "zoom", "tiles", "bf16", "requests", "sheet")
 
 
 # ----------------------------------------------------------------------------- images
@@ -326,6 +327,36 @@ def section_bf16(model, report) -> None:
         report(f"  {label:52s} {cosine:.4f}  (before: {model.precision}; after: {chosen})")
 
 
+def section_requests(model, report) -> None:
+    """Seconds of one request per tab at its defaults, 512 px, as the app calls the package
+    (the second of two, so the step is compiled, as in a server that has answered one)."""
+    import dream
+    from dream.presets import SCHEDULE_FIELDS, technique_defaults
+
+    photo, other = load("cat"), load("abstract")
+    report("\nOne request at each tab's defaults (512 px, cat; second of two runs):")
+    for technique in ("deep_dream", "fractal_zoom", "guided", "style_transfer"):
+        values = technique_defaults(technique)
+        schedule = schedule_from(technique, values)
+        options = {k: v for k, v in values.items() if k not in SCHEDULE_FIELDS and k != "max_side"}
+        for attempt in range(2):
+            start = time.perf_counter()
+            if technique in ("deep_dream", "fractal_zoom"):
+                objective = dream.dream_objective(model, values["layer"], squared=values["squared"],
+                                                  pre_relu=values["pre_relu"])
+                kwargs = {k: v for k, v in options.items() if k in ("frames", "zoom")}
+                function = dream.deep_dream if technique == "deep_dream" else dream.fractal_zoom
+                result = function(model, photo, objective, schedule, **kwargs)
+            elif technique == "guided":
+                result = dream.guided_dream(model, photo, other, schedule=schedule, **options)
+            else:
+                result = dream.style_transfer(model, photo, load("painting"), schedule=schedule,
+                                              **options)
+            seconds = time.perf_counter() - start
+        report(f"  {technique:16s} {seconds:5.1f} s  ({values['frames']} frames × {schedule.steps} steps × "
+               f"{schedule.octaves} octaves, {result.settings['precision']})")
+
+
 def section_sheet(model, report, path: Path, side: int = 384) -> None:
     """Every preset's final frame, labelled, in one PNG."""
     from PIL import Image, ImageDraw, ImageFont
@@ -373,7 +404,8 @@ def section_sheet(model, report, path: Path, side: int = 384) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description="Quality proxies, before and after issue #9.")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    parser.add_argument("--sheet", type=Path, default=ROOT / "docs" / "contact_sheet.png")
+    parser.add_argument("--sheet", type=Path,
+                        default=Path(tempfile.gettempdir()) / "dream-quality" / "contact_sheet.png")
     args = parser.parse_args()
 
     ensure_model()
@@ -383,7 +415,7 @@ def main() -> None:
     print(f"width-1.0 generated inception5h; the model's default precision: {model.precision}")
     report = lambda line: print(line, flush=True)  # noqa: E731
     sections = {"style": section_style, "guided": section_guided, "zoom": section_zoom,
-                "tiles": section_tiles, "bf16": section_bf16,
+                "tiles": section_tiles, "bf16": section_bf16, "requests": section_requests,
                 "sheet": lambda m, r: section_sheet(m, r, args.sheet)}
     for name in SECTIONS:
         if name in args.only:

@@ -193,9 +193,10 @@ def to_bfloat16(graph_def) -> "tf.compat.v1.GraphDef":
 
     On CPUs with AVX512-BF16 or AMX, oneDNN runs bfloat16 convolutions about 1.6× faster
     than float32 ones (benchmarks/bench_engine.py measures it). Each value keeps about
-    three significant digits, so one step's gradient differs from float32's (cosine 0.8
-    on the generated graph), but over a run the objective rises as much as in float32.
-    The caller casts inputs to bfloat16 and outputs back to float32.
+    three significant digits, so a step's input gradient differs from float32's: cosine
+    0.86 (class logit) to 0.96 (style) on the generated graph (benchmarks/quality.py),
+    which is why the techniques default to float32. The caller casts inputs to bfloat16
+    and outputs back to float32.
     """
     half, single = tf.bfloat16.as_datatype_enum, tf.float32.as_datatype_enum
     converted = tf.compat.v1.GraphDef()

@@ -400,10 +400,13 @@ def _cpu_flags() -> set[str]:
 def default_precision() -> str:
     """`$DREAM_PRECISION` if set; else bfloat16 on a CPU with native BF16 units, else float32.
 
-    With BF16 units (AVX512-BF16, AMX) oneDNN's bfloat16 convolutions ran 1.6–1.7× faster
-    than float32 ones here, and a dream's objective rose as much per step (within 1–5 %,
-    benchmarks/bench_engine.py). Without them TensorFlow emulates bfloat16, which is slower
-    than float32. GPUs keep float32: the bfloat16 path has not been measured on one.
+    This is the model's *fastest* precision, what a schedule with `precision="auto"` runs
+    in. With BF16 units (AVX512-BF16, AMX) oneDNN's bfloat16 convolutions ran 1.6–1.9×
+    faster than float32 ones here (benchmarks/bench_engine.py). Without them TensorFlow
+    emulates bfloat16, which is slower than float32. GPUs keep float32: the bfloat16 path
+    has not been measured on one. The techniques' default schedules ask for float32: on the
+    generated graph bfloat16's input gradient agreed with float32's at cosine 0.86–0.96
+    only (benchmarks/quality.py, docs/DEFAULTS.md).
     """
     if os.environ.get("DREAM_PRECISION"):
         return os.environ["DREAM_PRECISION"]

@@ -54,12 +54,15 @@ def random_roll(seed: tf.Tensor, height, width, tile_size, jitter, whole_tile=Tr
     `whole_tile` such an axis gets an extra offset uniform over its whole length; an axis
     that fits in one tile only gets the jitter (so `jitter=0` means no roll at all).
     """
+    # The jitter is drawn as the engine always drew it (both axes from the step's seed), so
+    # a seed gives the same jitter as before whole-tile rolls were added.
+    jitter_shift = tf.random.stateless_uniform([2], seed=seed, minval=-jitter, maxval=jitter + 1,
+                                               dtype=tf.int32)
     shifts = []
     for axis, length in enumerate((height, width)):
-        shift = _uniform_int(_sub_seed(seed, axis), -jitter, jitter)
         offset = _uniform_int(_sub_seed(seed, axis + 2), 0, tf.maximum(length - 1, 0))
         several = tf.logical_and(tf.cast(whole_tile, tf.bool), tile_count(length, tile_size) > 1)
-        shifts.append(shift + tf.where(several, offset, 0))
+        shifts.append(jitter_shift[axis] + tf.where(several, offset, 0))
     return tf.stack(shifts)
 
 
