@@ -130,18 +130,21 @@ def seam_ratio(photo: np.ndarray, result: np.ndarray, tile_size: int = 512, band
 #
 # "before": the defaults of the commit before issue #9, as settings of today's engine.
 
+# Every schedule field is given, so a default changed later cannot leak into "before".
+_BEFORE_ENGINE = dict(tile_size=512, seed=0, parametrization="pixels", transforms="roll",
+                      normalization="sum", tile_roll=False, precision="auto")
 BEFORE = {
-    "deep_dream": dict(frames=8, steps=4, octaves=3, octave_scale=1.4, step_size=1.5, squared=False,
-                       tile_roll=False, precision="auto"),
-    "fractal_zoom": dict(frames=12, steps=3, octaves=2, octave_scale=1.4, step_size=1.5, zoom=0.04,
-                         squared=False, tile_roll=False, precision="auto"),
+    "deep_dream": dict(_BEFORE_ENGINE, frames=8, steps=4, octaves=3, octave_scale=1.4, step_size=1.5,
+                       jitter=32, laplacian_levels=0, optimizer="ascent", squared=False),
+    "fractal_zoom": dict(_BEFORE_ENGINE, frames=12, steps=3, octaves=2, octave_scale=1.4, step_size=1.5,
+                         jitter=32, laplacian_levels=0, optimizer="ascent", zoom=0.04, squared=False),
     # smoothness 1.0 × the old per-norm scale 10 for L2, on the summed gradient.
-    "guided": dict(frames=5, steps=5, octaves=3, octave_scale=1.4, step_size=1.5, laplacian_levels=4,
-                   normalization="sum", tv_weight=10.0, smoothness_norm="l2", stretch_guide=True,
-                   tile_roll=False, precision="auto"),
-    "style_transfer": dict(frames=6, steps=8, octaves=1, step_size=4.0, jitter=4, optimizer="adam",
-                           parametrization="pixels", transforms="roll", tile_roll=False,
-                           keep_optimizer_state=False, tv_weight=10.0, precision="auto"),
+    "guided": dict(_BEFORE_ENGINE, frames=5, steps=5, octaves=3, octave_scale=1.4, step_size=1.5,
+                   jitter=32, laplacian_levels=4, optimizer="ascent", tv_weight=10.0,
+                   smoothness_norm="l2", stretch_guide=True),
+    "style_transfer": dict(_BEFORE_ENGINE, frames=6, steps=8, octaves=1, octave_scale=1.4, step_size=4.0,
+                           jitter=4, laplacian_levels=0, optimizer="adam", keep_optimizer_state=False,
+                           tv_weight=10.0),
 }
 
 
@@ -365,7 +368,8 @@ def section_sheet(model, report, path: Path, side: int = 384) -> None:
     from dream.presets import PRESETS
 
     photo, guide, style = load("cat", side), load("abstract", side), load("painting", side)
-    tiles = []
+    tiles = [("Input: the photo (cat.jpg)", photo), ("Input: the guide (abstract.jpg)", guide),
+             ("Input: the style (painting.jpg)", style)]
     start = time.perf_counter()
     for preset in PRESETS:
         overrides = {}
@@ -379,7 +383,7 @@ def section_sheet(model, report, path: Path, side: int = 384) -> None:
         else:
             result = dream.run_preset(model, preset.name, photo, style)
         tiles.append((preset.name, result.image))
-    report(f"\nContact sheet: {len(tiles)} presets at {side} px in {time.perf_counter() - start:.0f} s → {path}")
+    report(f"\nContact sheet: {len(tiles) - 3} presets at {side} px in {time.perf_counter() - start:.0f} s → {path}")
     columns = 4
     try:
         font = ImageFont.load_default(size=15)
