@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pytest
@@ -28,11 +27,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(holder, defaults: dict[str, dict[str, Any]] | None = None) -> Iterator[str]:
-    """Builds and launches the app on a free loopback port; yields its URL."""
+def running_app(holder) -> Iterator[str]:
+    """Builds the page around `holder` (`app.build_app`) and launches it, with the options
+    `app.main` uses, on a free loopback port; yields its URL."""
     import app
 
-    demo = app.build_app(holder, **({"defaults": defaults} if defaults else {}))
+    demo = app.build_app(holder)
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                 **app.launch_options())
@@ -40,14 +40,6 @@ def running_app(holder, defaults: dict[str, dict[str, Any]] | None = None) -> It
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
-
-
-def fast_defaults() -> dict[str, dict[str, Any]]:
-    """Every tab's defaults with tiny work, for tests that press the buttons in a browser."""
-    import app
-
-    return {technique: {**values, **FAST, **({"zoom": 0.05} if technique == "fractal_zoom" else {})}
-            for technique, values in app.DEFAULTS.items()}
 
 
 def write_picture(path, array: np.ndarray, **save_options) -> str:

@@ -1,20 +1,34 @@
-"""Deep Dream Studio in a real browser (Debian's Chromium through Playwright).
+"""Deep Dream Studio as a person sees it: headless Chromium (Debian's, through Playwright)
+on the page the app serves, with the small generated model.
 
-Uploads an example photo, presses Dream and waits for the final PNG and the animated GIF.
-The page's screenshot is saved to artifacts/browser-deep-dream.png (gitignored).
-Skipped only where no Chromium is installed (`apt-get install -y chromium`).
+Per technique tab (Deep Dream, Fractal Zoom, Guided, Style Transfer and Video): an example
+and the first preset, a run whose preview stays visible (nothing painted over it) and
+whose PNG has the size the controls show; Stop one second after the first preview, the
+partial result, the next run and the gallery that restores a run's settings. Then errors
+that stay on the page, the hidden-channel sequence, a phone-sized screen and a missing
+model that Retry picks up. Screenshots go to artifacts/browser-*.png (gitignored): look at
+them. Skipped where no Chromium is installed (`apt-get install -y chromium`).
+
+Waits are on conditions (`expect(...)` with generous timeouts: the machine is shared);
+the only fixed pauses are the one second before Stop and the ten seconds an error must
+stay. Runs are kept tiny: images of MAX_SIDE px.
 """
 
 from __future__ import annotations
 
 import re
-import threading
+import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import imageio.v3 as iio
 import pytest
-from app_fixtures import fast_defaults, running_app
+from app_fixtures import running_app
+
+import app
+import dream
+from ui import ids
 
 pytest_plugins = ("app_fixtures",)  # app_holder
 
@@ -23,75 +37,516 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "artifacts"
+DESKTOP = {"width": 1400, "height": 1000}
+PHONE = {"width": 390, "height": 844}
+MAX_SIDE = 160          # px: what the tests type into "Max image side" (the page starts at 512)
+RUN_TIMEOUT = 120_000   # ms: a tiny run takes seconds, but the machine is shared
+STOP_TIMEOUT = 15_000   # ms: "within a few seconds", with room for a loaded machine
+ERROR_STAYS_S = 10      # the toast is gone by then; the status line must not be
+
+
+@dataclass(frozen=True)
+class Tab:
+    technique: str
+    inputs: tuple[str, ...]   # what an example fills, e.g. "input img": waited for
+    stop_steps: int           # steps per octave of the long run that is stopped
+    frames_control: bool = True  # False: the frame count comes from the clip
+    input_in_gif: bool = True    # the GIF opens with the input (not a clip's: it is the dream)
+
+    @property
+    def prefix(self) -> str:
+        return ids.PREFIXES[self.technique]
+
+    def id(self, part: str) -> str:
+        return "#" + ids.element(self.prefix, part)
+
+    @property
+    def button(self) -> str:
+        return f"#{ids.TABS[self.technique]}-button"
+
+    @property
+    def file_prefix(self) -> str:
+        """Result files start with the technique: deep-dream-mixed4c-seed0-….png."""
+        return self.technique.replace("_", "-")
+
+
+# The long run that is stopped: 60 frames (the most) and steps that stay within the total
+# step budget with each tab's preset octaves (frames × octaves × steps ≤ 1500).
+TABS = (
+    Tab("deep_dream", ("input img",), stop_steps=6),                  # 4 octaves
+    Tab("fractal_zoom", ("input img",), stop_steps=10),               # 2 octaves
+    Tab("guided", ("input img", "guide img"), stop_steps=8),          # 3 octaves
+    Tab("style_transfer", ("input img", "style img"), stop_steps=20),  # 1 octave
+    Tab("dream_video", ("input video",), stop_steps=12, frames_control=False,  # 36 frames
+        input_in_gif=False),
+)
+DD = TABS[0]
+TAB_IDS = [tab.technique for tab in TABS]
+
+# One sample of the preview, taken in the page every 50 ms: is its <img> what the eye sees
+# at its centre, and how tall is its box. Gradio's progress overlay ignores the mouse
+# (pointer-events: none), so every element is made hit-testable for the probe; an element
+# stacked above the image covers it when it paints there (a background, text, a picture).
+SAMPLER = """([imageId, statusId]) => {
+  const probe = document.createElement('style');
+  probe.textContent = '* { pointer-events: auto !important; }';
+  const paints = (e) => {
+    const style = getComputedStyle(e);
+    const background = style.backgroundColor.match(/[\\d.]+/g) || [];
+    return (background.length === 4 ? parseFloat(background[3]) > 0.1 : background.length === 3)
+      || ['IMG', 'SVG', 'svg', 'CANVAS', 'VIDEO'].includes(e.tagName)
+      || [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+  };
+  const opacity = (e) => { let o = 1; for (; e; e = e.parentElement) o *= parseFloat(getComputedStyle(e).opacity); return o; };
+  window.__samples = [];
+  window.__sampler = setInterval(() => {
+    const status = document.getElementById(statusId);
+    const box = document.getElementById(imageId);
+    const img = box && box.querySelector('img');
+    const sample = {status: status ? status.innerText.trim() : '', visible: false, height: 0,
+                    src: img ? img.getAttribute('src') : null, covers: []};
+    if (img) {
+      const r = img.getBoundingClientRect();
+      sample.height = box.getBoundingClientRect().height;
+      document.head.appendChild(probe);
+      const stack = document.elementsFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+      probe.remove();
+      const above = stack.indexOf(img) < 0 ? stack : stack.slice(0, stack.indexOf(img));
+      sample.covers = above.filter(e => paints(e) && opacity(e) > 0.1)
+                           .map(e => e.tagName + '.' + String(e.className.baseVal ?? e.className));
+      sample.visible = stack.includes(img) && sample.covers.length === 0 && opacity(img) >= 0.9;
+    }
+    window.__samples.push(sample);
+  }, 50);
+}"""
+STOP_SAMPLER = "() => { clearInterval(window.__sampler); return window.__samples; }"
+
+
+# ----------------------------------------------------------------------------- fixtures
 
 
 @pytest.fixture(scope="module")
-def fast_app_url(app_holder):
-    """The app with every tab's defaults cut to a few steps on ~128 px images."""
-    with running_app(app_holder, defaults=fast_defaults()) as url:
-        yield url
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"No Chromium at {CHROMIUM} (install it with `apt-get install -y chromium`).")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture(scope="module")
+def url(app_holder):
+    with running_app(app_holder) as address:
+        yield address
 
 
 @pytest.fixture
-def page():
-    if not CHROMIUM.exists():
-        pytest.skip(f"No Chromium at {CHROMIUM} (install it with `apt-get install -y chromium`).")
-    from playwright.sync_api import sync_playwright
+def new_page(browser):
+    """`new_page(viewport=DESKTOP)`: a page in a fresh browser context (its own session)."""
+    contexts = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1400, "height": 1000})
-        finally:
-            browser.close()
+    def make(viewport: dict = DESKTOP):
+        context = browser.new_context(viewport=viewport)
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
 
 
-def test_deep_dream_in_the_browser(fast_app_url, page):
-    from playwright.sync_api import expect
+@pytest.fixture
+def page(new_page):
+    return new_page()
 
-    page.goto(fast_app_url)
-    expect(page.locator("#model-status")).to_contain_text("Model ready", timeout=30_000)
 
-    page.locator("#dd-input input[type=file]").set_input_files(str(ROOT / "assets" / "cat.jpg"))
-    # The handler receives None if the button is pressed before the upload has finished.
-    expect(page.locator("#dd-input img")).to_be_visible(timeout=30_000)
-    page.locator("#dd-run").click()
+# ----------------------------------------------------------------------------- helpers
 
-    gif = page.locator("#dd-gif img")
-    expect(gif).to_have_attribute("src", re.compile(r"\.gif"), timeout=90_000)
-    final = page.locator("#dd-image img")
-    expect(final).to_have_attribute("src", re.compile(r"\.png"))
-    expect(page.locator("#dd-settings")).to_contain_text("seed")
 
-    # What the page shows is a real animation and the PNG is the full fitted size (128 px).
-    frames = iio.imread(page.request.get(gif.get_attribute("src")).body(), index=None, extension=".gif")
-    assert frames.shape[0] > 1
-    png = iio.imread(page.request.get(final.get_attribute("src")).body(), extension=".png")
-    assert max(png.shape[:2]) == 128
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
 
+    return playwright_expect(locator)
+
+
+def open_page(page, url: str) -> None:
+    page.goto(url)
+    expect(page.locator(f"#{ids.MODEL_STATUS}")).to_contain_text("Model ready", timeout=60_000)
+
+
+def open_tab(page, tab: Tab) -> None:
+    page.locator(tab.button).click()
+    expect(page.locator(tab.id("run"))).to_be_visible()
+
+
+def pick_example(page, tab: Tab) -> None:
+    """The first example; waits for every input it fills (a run started before an upload
+    has arrived receives nothing)."""
+    page.locator(f"{tab.id('examples')} button.gallery-item, {tab.id('examples')} tr.tr-body").first.click()
+    for selector in tab.inputs:
+        expect(page.locator(f"#{tab.prefix}-{selector}")).to_be_visible()
+
+
+def pick_first_preset(page, tab: Tab) -> dream.Preset:
+    """The first preset of the tab's list; its description appears under the picker."""
+    page.locator(f"{tab.id('preset')} input").click()
+    first = page.get_by_role("option").first
+    preset = dream.presets.PRESETS_BY_NAME[first.get_attribute("aria-label")]
+    first.click()
+    expect(page.locator(tab.id("preset-description"))).to_contain_text(preset.description)
+    return preset
+
+
+def number_box(page, tab: Tab, part: str):
+    return page.locator(f"{tab.id(part)} input[type=number]")
+
+
+def set_number(page, tab: Tab, part: str, value: int) -> None:
+    """Types into a slider's number box, as a person would, and checks the slider took it."""
+    box = number_box(page, tab, part)
+    box.fill(str(value))
+    box.press("Enter")
+    expect(box).to_have_value(str(value))
+    expect(page.locator(f"{tab.id(part)} input[type=range]")).to_have_value(str(value))
+
+
+def prepared_tab(page, url: str, tab: Tab) -> dream.Preset:
+    """The tab with its first example, its first preset and small images."""
+    open_page(page, url)
+    open_tab(page, tab)
+    pick_example(page, tab)
+    size = number_box(page, tab, "max-side").input_value()
+    preset = pick_first_preset(page, tab)
+    # Presets leave the image size alone (they used to drop it to the slider's 64 px).
+    expect(number_box(page, tab, "max-side")).to_have_value(size)
+    set_number(page, tab, "max-side", MAX_SIDE)
+    return preset
+
+
+def status(page, tab: Tab):
+    return page.locator(tab.id("status"))
+
+
+def wait_for_status(page, tab: Tab, text: str, timeout: float = RUN_TIMEOUT) -> None:
+    """Until the status line says `text`; an error there fails at once, with its words."""
+    page.wait_for_function(
+        """([id, text]) => { const line = document.getElementById(id);
+             return line && (line.innerText.includes(text) || line.querySelector('.dream-status.error')); }""",
+        arg=[ids.element(tab.prefix, "status"), text], timeout=timeout)
+    error = page.locator(f"{tab.id('status')} .dream-status.error")
+    assert error.count() == 0, f"waiting for {text!r}, the page says: {error.inner_text()}"
+
+
+def image_src(page, tab: Tab, part: str = "image") -> str:
+    return page.locator(f"{tab.id(part)} img").get_attribute("src") or ""
+
+
+def fetch_png(page, src: str):
+    return iio.imread(page.request.get(src).body(), extension=".png")
+
+
+def fetch_gif(page, src: str):
+    return iio.imread(page.request.get(src).body(), index=None, extension=".gif")
+
+
+def expect_final_files(page, tab: Tab) -> tuple[str, str]:
+    """The result PNG in the image box, the GIF and the MP4 beside it, and all three as
+    downloads (named for the technique); returns the PNG's and the GIF's addresses."""
+    named = {kind: re.compile(rf"/{tab.file_prefix}-[^/]*\.{kind}$") for kind in ("png", "gif", "mp4")}
+    expect(page.locator(f"{tab.id('image')} img")).to_have_attribute("src", named["png"])
+    expect(page.locator(f"{tab.id('gif')} img")).to_have_attribute("src", named["gif"])
+    expect(page.locator(f"{tab.id('video')} video")).to_have_attribute("src", named["mp4"])
+    links = page.locator(f"{tab.id('files')} a")
+    expect(links).to_have_count(3)
+    hrefs = links.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert [kind for href in hrefs for kind, name in named.items() if name.search(href)] == \
+        ["png", "gif", "mp4"], hrefs
+    return image_src(page, tab), image_src(page, tab, "gif")
+
+
+def shot(page, name: str, full_page: bool = False) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    shot = ARTIFACTS / "browser-deep-dream.png"
-    page.screenshot(path=str(shot), full_page=True)
-    print(f"screenshot: {shot}")
-
-    # A long run, then Stop: the engine (in this process) stops within a step or two.
-    page.locator("#dd-frames input[type=number]").fill("60")
-    page.locator("#dd-steps input[type=number]").fill("10")
-    page.locator("#dd-steps input[type=number]").press("Enter")
-    page.locator("#dd-run").click()
-    _wait_until(lambda: _dream_workers(), "the long run never started")
-    page.wait_for_timeout(1000)
-    assert _dream_workers(), "the 60-frame run ended by itself: the frame count did not reach it"
-    page.locator("#dd-stop").click()
-    _wait_until(lambda: not _dream_workers(), "Stop did not stop the engine")
+    page.screenshot(path=str(ARTIFACTS / f"browser-{name}.png"), full_page=full_page)
 
 
-def _dream_workers() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "dream-worker" and t.is_alive()]
+def wait_for_images(page, *selectors: str) -> None:
+    """Until every <img> in these elements has loaded (for a screenshot that shows them)."""
+    page.wait_for_function(
+        """(selectors) => selectors.every(selector => [...document.querySelectorAll(selector + ' img')]
+             .every(img => img.complete && img.naturalWidth > 0))""", arg=list(selectors))
 
 
-def _wait_until(condition, message: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, message
-        time.sleep(0.05)
+def in_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    viewport = page.viewport_size
+    return (box is not None and box["y"] >= 0 and box["x"] >= 0
+            and box["y"] + box["height"] <= viewport["height"]
+            and box["x"] + box["width"] <= viewport["width"])
+
+
+# ----------------------------------------------------------------------------- per tab
+
+
+def test_every_tab_of_the_page_is_tested_here():
+    """A new technique tab needs its line in TABS (and so every test below)."""
+    assert [technique for _label, technique, _build in app.TABS] == TAB_IDS
+
+
+@pytest.mark.parametrize("tab", TABS, ids=TAB_IDS)
+def test_preset_run_streams_a_visible_preview_and_ends_in_a_full_size_png(page, url, tab):
+    preset = prepared_tab(page, url, tab)
+    if tab.frames_control:
+        assert int(number_box(page, tab, "frames").input_value()) == preset.settings["frames"], \
+            "the preset did not set the frame count"
+    max_side = int(number_box(page, tab, "max-side").input_value())
+
+    # The run button and the preview are on screen together, without scrolling.
+    page.evaluate("window.scrollTo(0, 0)")
+    assert in_viewport(page, tab.id("run")) and in_viewport(page, tab.id("image")), \
+        "at 1400×1000 the run button and the preview are not both on screen"
+
+    page.evaluate(SAMPLER, [ids.element(tab.prefix, "image"), ids.element(tab.prefix, "status")])
+    page.locator(tab.id("run")).click()
+    wait_for_status(page, tab, "Dreaming: step")
+    shot(page, f"{tab.technique}-mid")
+    wait_for_status(page, tab, "Finished:")
+    samples = page.evaluate(STOP_SAMPLER)
+
+    # While it dreamed, the preview was the image the eye sees (no overlay, not faded),
+    # it changed as the previews arrived, and its box kept its size.
+    dreaming = [s for s in samples if s["status"].startswith("Dreaming: step")]
+    assert len(dreaming) >= 5, f"only {len(dreaming)} samples while dreaming: {samples[-3:]}"
+    visible = sum(s["visible"] for s in dreaming) / len(dreaming)
+    covered = [s["covers"] or "faded or outside the viewport" for s in dreaming if not s["visible"]]
+    assert visible >= 0.9, f"preview visible in {visible:.0%} of samples; covered by {covered[:5]}"
+    assert len({s["src"] for s in dreaming}) >= 2, "the preview did not change while dreaming"
+    heights = [s["height"] for s in dreaming]
+    assert max(heights) - min(heights) <= 2, f"the preview box changed size: {sorted(set(heights))}"
+
+    # Every frame was made; the final PNG (the file the page serves) has the size the
+    # controls say; the GIF holds the start and every frame; the MP4 is served.
+    text = status(page, tab).inner_text()
+    frames = int(re.search(r"Finished: (\d+) frames", text)[1])
+    if tab.frames_control:
+        assert frames == int(number_box(page, tab, "frames").input_value()), text
+    png_src, gif_src = expect_final_files(page, tab)
+    png = fetch_png(page, png_src)
+    assert max(png.shape[:2]) == max_side, f"PNG is {png.shape[1]}×{png.shape[0]}, controls say {max_side}"
+    gif = fetch_gif(page, gif_src)
+    assert gif.shape[0] == min(frames + tab.input_in_gif, 60) and max(gif.shape[1:3]) <= max_side
+    mp4 = page.request.get(page.locator(f"{tab.id('video')} video").get_attribute("src"))
+    assert mp4.ok and mp4.body()[4:8] == b"ftyp", "the MP4 is not served"
+    expect(page.locator(f"{tab.id('notes')} textarea")).to_have_value(re.compile(r"^Finished:"))
+    expect(page.locator(f"{tab.id('gallery')} button.thumbnail-item")).to_have_count(1)
+    wait_for_images(page, tab.id("gif"), tab.id("gallery"))
+    shot(page, f"{tab.technique}-final", full_page=True)
+
+
+@pytest.mark.parametrize("tab", TABS, ids=TAB_IDS)
+def test_stop_shows_the_partial_result_then_the_next_run_and_the_gallery_work(page, url, tab):
+    prepared_tab(page, url, tab)
+    if tab.frames_control:
+        set_number(page, tab, "frames", 60)  # the most a run may have
+    set_number(page, tab, "steps", tab.stop_steps)
+    page.locator(tab.id("run")).click()
+    wait_for_status(page, tab, "Dreaming: step")
+    page.wait_for_timeout(1000)  # deliberate: Stop one second after the first preview
+    assert status(page, tab).inner_text().startswith("Dreaming"), \
+        "the long run ended by itself before Stop: make it longer"
+    page.locator(tab.id("stop")).click()
+    clicked = time.monotonic()
+
+    wait_for_status(page, tab, "Stopped after", timeout=STOP_TIMEOUT)
+    text = status(page, tab).inner_text()
+    match = re.search(r"Stopped after (\d+) of (\d+) frames", text)
+    assert match and int(match[1]) < int(match[2]), text
+    assert int(match[2]) == 60 or not tab.frames_control, text
+    made = int(match[1])
+    png_src, gif_src = expect_final_files(page, tab)
+    waited = time.monotonic() - clicked
+    assert max(fetch_png(page, png_src).shape[:2]) == MAX_SIDE
+    assert fetch_gif(page, gif_src).shape[0] == made + tab.input_in_gif  # (the start and) each frame
+    expect(page.locator(f"{tab.id('notes')} textarea")).to_have_value(re.compile(r"^Stopped after"))
+    print(f"{tab.technique}: stopped after {made} frames, result shown {waited:.1f} s after Stop")
+    shot(page, f"{tab.technique}-stopped")
+
+    # The next run (a short one) works.
+    if tab.frames_control:
+        set_number(page, tab, "frames", 2)
+    set_number(page, tab, "steps", 1)
+    page.locator(tab.id("run")).click()
+    wait_for_status(page, tab, "Finished: 2 frames" if tab.frames_control else "Finished:")
+    next_png, _ = expect_final_files(page, tab)
+    assert Path(next_png).name != Path(png_src).name, "the next run did not replace the result"
+
+    # The gallery lists both runs, newest first; a click on the stopped one restores its
+    # settings and its result.
+    thumbnails = page.locator(f"{tab.id('gallery')} button.thumbnail-item")
+    expect(thumbnails).to_have_count(2)
+    thumbnails.nth(1).click()
+    expect(number_box(page, tab, "steps")).to_have_value(str(tab.stop_steps))
+    if tab.frames_control:
+        expect(number_box(page, tab, "frames")).to_have_value("60")
+    expect(page.locator(f"{tab.id('image')} img")).to_have_attribute(
+        "src", re.compile(re.escape(Path(png_src).name) + "$"))
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+def test_errors_stay_readable_on_the_page(new_page, url):
+    """No image on each tab, and an unknown class on Deep Dream: the message is in the
+    status line (and Notes) at once, never "Dreaming…", and still there 10 s later."""
+    empty = new_page()
+    open_page(empty, url)
+    messages = {}
+    for tab in TABS:
+        open_tab(empty, tab)
+        empty.locator(tab.id("run")).click()
+        line = empty.locator(f"{tab.id('status')} .dream-status.error")
+        expect(line).to_be_visible()
+        messages[tab.technique] = line.inner_text().strip()
+        assert messages[tab.technique].startswith("Please upload"), messages[tab.technique]
+        expect(empty.locator(f"{tab.id('notes')} textarea")).to_have_value(messages[tab.technique])
+
+    bad_class = new_page()
+    open_page(bad_class, url)
+    open_tab(bad_class, DD)
+    pick_example(bad_class, DD)
+    set_number(bad_class, DD, "max-side", MAX_SIDE)
+    bad_class.locator(f"{DD.id('objective')} label").filter(has_text="Class neuron").click()
+    bad_class.locator(f"{DD.id('class')} input").fill("jellyfsh")
+    bad_class.keyboard.press("Enter")
+    bad_class.locator(DD.id("run")).click()
+    expect(status(bad_class, DD)).to_contain_text("Unknown class 'jellyfsh'", timeout=RUN_TIMEOUT)
+    expect(status(bad_class, DD)).to_contain_text("jellyfish")  # the suggestion
+    expect(bad_class.locator(f"{DD.id('notes')} textarea")).to_have_value(re.compile("Unknown class"))
+
+    empty.wait_for_timeout(ERROR_STAYS_S * 1000)  # deliberate: the toast has gone by now
+    shot(empty, "error-no-image")
+    shot(bad_class, "error-bad-class")
+    # The last tab opened first (as left), then the others.
+    for tab in reversed(TABS):
+        open_tab(empty, tab)
+        line = empty.locator(f"{tab.id('status')} .dream-status.error")
+        expect(line).to_be_visible()
+        expect(line).to_have_text(messages[tab.technique])
+        assert "Dreaming" not in empty.locator(f"{tab.id('notes')} textarea").input_value()
+    expect(bad_class.locator(f"{DD.id('status')} .dream-status.error")).to_contain_text(
+        "Unknown class 'jellyfsh'")
+
+
+def test_hidden_channel_never_blocks_and_the_channel_box_shows_what_is_used(page, url, app_holder):
+    open_page(page, url)
+    open_tab(page, DD)
+    pick_example(page, DD)
+    page.locator(f"{DD.id('preset')} input").click()
+    page.get_by_role("option", name=re.compile("^Flowers")).click()
+    channel = page.locator(f"{DD.id('channel')} input")
+    expect(channel).to_have_value("139")
+    set_number(page, DD, "max-side", 96)
+    set_number(page, DD, "frames", 1)
+    set_number(page, DD, "steps", 1)
+
+    # Whole layer, conv2d0 (fewer than 140 channels): the hidden 139 must not matter.
+    page.locator(f"{DD.id('objective')} label").filter(has_text="Whole layer").click()
+    expect(channel).to_be_hidden()
+    page.locator(f"{DD.id('layer')} input").fill("conv2d0")
+    page.keyboard.press("Enter")
+    page.locator(DD.id("run")).click()
+    wait_for_status(page, DD, "Finished: 1 frames")
+    expect(page.locator(f"{DD.id('files')} a").first).to_have_attribute(
+        "href", re.compile(r"deep-dream-conv2d0-"))
+
+    # One channel of mixed4c: the box shows what was typed (not clamped) and a channel
+    # beyond the layer's gets a message that names the range.
+    channels = app_holder.model.layer("mixed4c").channels
+    page.locator(f"{DD.id('objective')} label").filter(has_text="One channel").click()
+    page.locator(f"{DD.id('layer')} input").fill("mixed4c")
+    page.keyboard.press("Enter")
+    expect(page.locator(DD.id("channel"))).to_contain_text(f"0 to {channels - 1}")
+    channel.fill("600")
+    channel.press("Enter")
+    expect(channel).to_have_value("600")
+    page.locator(DD.id("run")).click()
+    expect(status(page, DD)).to_contain_text(f"between 0 and {channels - 1}", timeout=RUN_TIMEOUT)
+    expect(status(page, DD)).to_contain_text("mixed4c")
+    expect(status(page, DD)).to_contain_text("600")
+    expect(channel).to_have_value("600")
+
+
+# ----------------------------------------------------------------------------- layout, model
+
+
+def test_every_tab_and_the_api_page_are_reachable_on_a_phone(new_page, url):
+    page = new_page(PHONE)
+    open_page(page, url)
+    labels = {technique: label for label, technique, _build in app.TABS}
+    for tab in (*TABS, None):
+        label = labels[tab.technique] if tab else "About"
+        # The button a person can tap: on screen, inside the phone's width, of tappable
+        # size (Gradio also keeps a hidden row of the same buttons for measuring).
+        candidates = [button for button in page.get_by_role("button", name=label, exact=True).all()
+                      + page.get_by_role("tab", name=label, exact=True).all()
+                      if (box := button.bounding_box()) and box["height"] >= 20
+                      and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]]
+        assert candidates, f"no tappable {label!r} tab at 390 px"
+        candidates[0].click()
+        target = page.locator(tab.id("run") if tab else f"#{ids.TABS['about']}")
+        expect(target).to_be_visible()
+        box = target.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, box
+    shot(page, "phone-about")
+    api = page.get_by_role("button", name=re.compile(r"^Use via API"))
+    api.scroll_into_view_if_needed()
+    expect(api).to_be_visible()
+    box = api.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    api.click()  # the API page opens and lists the techniques
+    expect(page.get_by_text(re.compile(r"^/?deep_dream$")).locator("visible=true").first).to_be_visible()
+    shot(page, "phone-api")
+
+
+def test_without_a_model_the_buttons_are_disabled_until_retry_finds_it(new_page, model_dir, tmp_path):
+    from ui.model_holder import ModelHolder
+
+    folder = tmp_path / "inception5h"
+    folder.mkdir()
+    holder = ModelHolder(folder).load(timeout=60)
+    assert holder.state == "unavailable"
+    with running_app(holder) as address:
+        page = new_page()
+        page.goto(address)
+        model_status = page.locator(f"#{ids.MODEL_STATUS}")
+        expect(model_status).to_contain_text("Dreaming is unavailable", timeout=60_000)
+        text = model_status.inner_text()
+        assert str(tmp_path) not in text and "`" not in text, text  # no server paths, no Markdown
+        assert "Retry" in text
+        for tab in TABS:
+            page.locator(tab.button).click()
+            expect(page.locator(tab.id("run"))).to_be_disabled()
+        shot(page, "no-model")
+
+        for source in model_dir.iterdir():  # the model is put in place…
+            shutil.copy(source, folder / source.name)
+        page.locator(f"#{ids.MODEL_RETRY}").click()  # …and Retry picks it up
+        expect(model_status).to_contain_text("Model ready", timeout=120_000)
+        expect(page.locator(f"#{ids.MODEL_RETRY}")).to_be_hidden()
+        for tab in reversed(TABS):
+            page.locator(tab.button).click()
+            expect(page.locator(tab.id("run"))).to_be_enabled()
+        # The layer list has arrived too, and a run works.
+        page.locator(f"{DD.id('layer')} input").click()
+        expect(page.get_by_role("option", name=re.compile(r"^mixed4c \("))).to_be_visible()
+        page.keyboard.press("Escape")
+        pick_example(page, DD)
+        set_number(page, DD, "max-side", 64)
+        set_number(page, DD, "frames", 1)
+        set_number(page, DD, "steps", 1)
+        page.locator(DD.id("run")).click()
+        wait_for_status(page, DD, "Finished: 1 frames")
