@@ -161,9 +161,9 @@ PARAMS: dict[str, Param] = {
                       help=f"Larger images are shrunk so their longest side is this (at most "
                            f"{LIMITS.max_side}); work grows with the pixels."),
     # --- the optimisation schedule
-    "step_size": Param("float", 0.1, 10.0, label="Step size", step=0.1,
+    "step_size": Param("float", 0.1, 50.0, label="Step size", step=0.1,
                        help="How far each step moves the pixels (in 0–255 units) after the "
-                            "gradient is normalised."),
+                            "gradient is normalised (style transfer: Adam's step, larger)."),
     "octaves": Param("int", 1, LIMITS.max_octaves, label="Octaves", step=1,
                      help="How many scales are dreamed, from small to full size: more octaves "
                           "make larger motifs."),
@@ -489,7 +489,7 @@ def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
         return video_module.dream_video(model, source, target, schedule, blend=values["blend"],
                                         flow=values["flow"], on_progress=on_progress, **options)
 
-    return Plan(work, None)
+    return Plan(work, video_module.first_frame(source, values["max_side"]))
 
 
 def _dream_label(values: Mapping[str, Any]) -> str:

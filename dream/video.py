@@ -436,6 +436,22 @@ def read_video(source, *, fps: float | None = None, max_side: int | None = None,
     return _read(source, info, plan, video_limits)
 
 
+def first_frame(source, max_side: int = DEFAULT_VIDEO_SIDE) -> np.ndarray | None:
+    """The clip's first picture, upright and at most `max_side` (a stand-in preview while
+    the clip is read); None if it does not decode."""
+    try:
+        with _open(source) as container:
+            stream = container.streams.video[0]
+            for frame in container.decode(stream):
+                scale = min(1.0, max_side / max(frame.width, frame.height))
+                size = (max(1, round(frame.height * scale)), max(1, round(frame.width * scale)))
+                rotation = int(round((frame.rotation or 0) / 90.0)) % 4 * 90
+                return _to_rgb(frame, size, rotation)
+    except (VideoError, IndexError, av.error.FFmpegError):
+        return None
+    return None
+
+
 def check_video(source, schedule: Schedule = DEFAULT_VIDEO_SCHEDULE, *, fps: float | None = None,
                 max_side: int | None = None, limits: Limits = DEFAULT_LIMITS,
                 video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS) -> VideoInfo:
@@ -620,10 +636,7 @@ def dream_video(
         if tracker.stopped:
             break
 
-    notes = list(clip.notes)
-    if tracker.stopped:
-        notes.append(f"Stopped after {len(dreamed)} of {len(clip.frames)} frames; the video "
-                     f"has the frames dreamed so far.")
+    notes = list(clip.notes)  # a stop is told by `stopped` and the frame counts, as elsewhere
     settings = {
         "technique": "video",
         "objective": objective.description,

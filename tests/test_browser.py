@@ -459,7 +459,7 @@ def test_hidden_channel_never_blocks_and_the_channel_box_shows_what_is_used(page
     page.locator(f"{DD.id('layer')} input").fill("conv2d0")
     page.keyboard.press("Enter")
     page.locator(DD.id("run")).click()
-    wait_for_status(page, DD, "Finished: 1 frames")
+    wait_for_status(page, DD, "Finished: 1 frame ")
     expect(page.locator(f"{DD.id('files')} a").first).to_have_attribute(
         "href", re.compile(r"deep-dream-conv2d0-"))
 
@@ -549,4 +549,4 @@ def test_without_a_model_the_buttons_are_disabled_until_retry_finds_it(new_page,
         set_number(page, DD, "frames", 1)
         set_number(page, DD, "steps", 1)
         page.locator(DD.id("run")).click()
-        wait_for_status(page, DD, "Finished: 1 frames")
+        wait_for_status(page, DD, "Finished: 1 frame ")

@@ -192,7 +192,7 @@ def test_stop_returns_the_clip_so_far_with_audio_cut_to_it(tmp_path, model, obje
 
     result = dream_video(model, source, objective, QUICK, on_progress=on_progress)
     assert result.stopped and len(result.frames) == 4
-    assert any("Stopped after 4 of 10 frames" in note for note in result.notes)
+    assert (result.dreamed_frames, result.requested_frames) == (4, 10)
     # The preview is the frame being dreamed, at the clip's working size.
     assert previews[0].preview.shape == SIZE + (3,) and previews[0].total == 10
     frames, facts, audio = decode(result.save_mp4(tmp_path / "partial.mp4"))

@@ -67,6 +67,12 @@ here every GIF frame dreams on the frame before it (the feedback loop).
 animation dives forever into a landscape that keeps hallucinating new detail. The endless
 zooms come from the same post and notebook.
 
+**Video.** Deep Dream on every frame of a clip. Each frame starts from the source frame
+blended with the previous dream, moved along the optical flow between the source frames,
+so the patterns stay put and travel with the picture instead of flickering: the approach
+of DeepDreamVideo and the "ouroboros" videos of pytorch-deepdream. The result keeps the
+clip's sound.
+
 **Guided Hallucination.** Instead of amplifying what a layer already sees, the picture is
 pushed toward (or away from) the features of a second, guide image. This follows the
 "controlling dreams" section of the DeepDream notebook (the *best match* similarity) and

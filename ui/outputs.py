@@ -117,7 +117,8 @@ def panel(prefix: str, button: str, enabled: bool, result_label: str = "Result (
                            elem_id=ids.element(prefix, "notes"))
     gallery = gr.Gallery(label="Your results this session (newest first; click one to restore "
                                "its settings)", elem_id=ids.element(prefix, "gallery"), columns=6,
-                         rows=1, height=150, allow_preview=False, object_fit="cover")
+                         rows=1, height=150, allow_preview=False, object_fit="contain",
+                         fit_columns=False)
     with gr.Accordion("Settings used (the seed and every input: the same settings give the same "
                       "result)", open=False):
         settings = gr.JSON(label="Settings used", elem_id=ids.element(prefix, "settings"))

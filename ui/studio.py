@@ -175,7 +175,7 @@ class Studio:
             if result.stopped:
                 summary = f"Stopped after {dreamed} of {asked} frames ({elapsed:.0f} s)."
             else:
-                summary = f"Finished: {dreamed} frames in {elapsed:.0f} s."
+                summary = f"Finished: {dreamed} frame{'s' * (dreamed != 1)} in {elapsed:.0f} s."
             notes = "\n".join([summary, *result.notes])
             inputs = {name: values[name] for name in endpoint.params}
             settings = {**result.settings, "stopped_early": result.stopped, "inputs": inputs}
@@ -258,10 +258,12 @@ class Studio:
             if chosen is None:
                 return [gr.skip()] * len(names) + [gr.Markdown(visible=False)]
             values = preset_values(endpoint, chosen)
+            description = chosen.description
             if keys is not None:
                 values = {key: value for key, value in values.items() if key in keys}
+                description += " Here it chooses only what to dream of; the rest stays as set."
             return ([values[key] if key in values else gr.skip() for key in names]
-                    + [gr.Markdown(f"*{chosen.description}*", visible=True)])
+                    + [gr.Markdown(f"*{description}*", visible=True)])
 
         picker.change(apply, picker, [*widgets.values(), description],
                       api_name=f"{endpoint.name}_preset", api_visibility="undocumented", queue=False)

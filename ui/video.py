@@ -25,8 +25,10 @@ def build(studio: Studio) -> None:
             widgets = controls.objective_widgets(PREFIX, values, studio.model)
             with gr.Row():
                 widgets["steps"] = controls.widget("steps", values["steps"], PREFIX)
-                widgets["max_side"] = controls.widget("max_side", values["max_side"], PREFIX,
-                                                      maximum=512)
+                widgets["max_side"] = controls.widget(
+                    "max_side", values["max_side"], PREFIX, maximum=512,
+                    info="Frames are shrunk so their longest side is this (at most 512 for a "
+                         "clip); work grows with the pixels.")
             with gr.Row():
                 widgets["blend"] = controls.widget("blend", values["blend"])
                 widgets["flow"] = controls.widget("flow", values["flow"])
