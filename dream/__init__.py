@@ -24,6 +24,7 @@ if (os.cpu_count() or 1) <= 4:
 from dream.animation import AudioTrack, write_gif, write_mp4  # noqa: E402
 from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom  # noqa: E402
 from dream.engine import Engine, Progress, Schedule, engine_for  # noqa: E402
+from dream.fast_style import FastStyleModel, StyleModelUnavailable, fast_style_transfer, load_style_model  # noqa: E402
 from dream.frames import check_request  # noqa: E402
 from dream.guided import guided_dream  # noqa: E402
 from dream.images import ImageError, prepare  # noqa: E402
@@ -37,6 +38,7 @@ from dream.video import (DEFAULT_VIDEO_LIMITS, DEFAULT_VIDEO_SCHEDULE, VideoErro
                          VideoResult, check_video, dream_video, probe_video, read_video)
 
 __all__ = [
+    "FastStyleModel", "StyleModelUnavailable", "fast_style_transfer", "load_style_model",
     "AudioTrack", "DEFAULT_VIDEO_LIMITS", "DEFAULT_VIDEO_SCHEDULE", "VideoError", "VideoLimits",
     "VideoResult", "check_video", "dream_video", "probe_video", "read_video", "write_mp4",
     "DEFAULT_LIMITS", "DEFAULT_SCHEDULE", "PRESETS", "DreamResult", "Engine", "ImageError",

@@ -3,8 +3,8 @@
 Everything here is general on purpose, so every test file can reuse it:
 
 - the environment is isolated for the whole session: a private `DREAM_CACHE_DIR`, no
-  `DREAM_MODEL_DIR` and a `DREAM_MODEL_URL` that points at a closed loopback port, so a
-  test can never read the user's cache nor reach the network by accident;
+  `DREAM_MODEL_DIR` / `DREAM_STYLE_MODEL_DIR`, and model URLs that point at a closed
+  loopback port, so a test can never read the user's cache nor reach the network;
 - `model_dir` / `model_zip` / `model` / `engine`: a small generated stand-in of inception5h
   (`dream.synthetic_model`), loaded once per session;
 - `picture`: a small, smooth, deterministic RGB photo stand-in;
@@ -59,6 +59,8 @@ def _isolated_environment(tmp_path_factory):
         patch.setenv("DREAM_CACHE_DIR", str(tmp_path_factory.mktemp("dream-cache")))
         patch.delenv("DREAM_MODEL_DIR", raising=False)
         patch.setenv("DREAM_MODEL_URL", _closed_port_url())
+        patch.delenv("DREAM_STYLE_MODEL_DIR", raising=False)
+        patch.setenv("DREAM_STYLE_MODEL_URL", _closed_port_url("arbitrary-image-stylization"))
         patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
         yield
 
