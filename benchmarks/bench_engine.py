@@ -22,7 +22,8 @@ all of them alike. Variants:
   with BF16 units before issue #9; `dream.model.default_precision`);
 - with `--before COMMIT`: **before, float32** and **before, bfloat16**, the `dream` package
   of that commit (exported with `git archive` into a temporary folder) running the same
-  worker, so the engine's speed per step is compared with an earlier one in one run.
+  worker; then both engines in *one* process, timed alternately round after round, whose
+  median speed ratio is the number to read on a shared, noisy machine.
 
 Each variant's result is measured on the published graph in float32, so the objective's
 rise over the run compares the quality of the steps, not only their speed.
@@ -281,12 +282,62 @@ BEFORE_ROOT: Path | None = None  # set by --before
 
 
 def export_commit(commit: str) -> Path:
-    """`dream/` of `commit`, extracted into a temporary folder (nothing else is touched)."""
+    """`dream/` of `commit`, extracted into a temporary folder (nothing else is touched),
+    plus a copy named `dream_before` (its imports renamed) that can be imported beside
+    today's `dream` in one process."""
+    import re
+
     folder = Path(tempfile.mkdtemp(prefix="dream-before-"))
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "dream"], check=True,
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    renamed = folder / "dream_before"
+    renamed.mkdir()
+    for source in (folder / "dream").glob("*.py"):
+        text = re.sub(r"\b(from|import) dream\b", r"\1 dream_before", source.read_text())
+        (renamed / source.name).write_text(text)
     return folder
+
+
+def work_paired(target: str, size: int, steps: int) -> dict:
+    """Today's engine and the `--before` commit's in one process, timed alternately
+    (`PAIRED_ROUNDS` rounds of `steps` steps each), so that the machine's load, which
+    drifts over seconds on a shared machine, hits both alike. Per precision: the median
+    seconds per step of each, and the median of the per-round speed ratios."""
+    import statistics as stats
+    from dataclasses import replace
+
+    import dream
+    import dream_before
+
+    image = test_image(size)
+    rounds = int(os.environ.get("PAIRED_ROUNDS", "8"))
+    out = {}
+    for precision in ("float32", "bfloat16"):
+        runs = {}
+        for name, package in (("now", dream), ("before", dream_before)):
+            model = package.load_model(MODEL_DIR, precision=precision)
+            engine = package.engine.Engine(model)
+            objective = (package.objectives.class_logit(model.class_index("jellyfish"))
+                         if target == "class" else package.objectives.layer_mean(target))
+            schedule = package.engine.Schedule(steps=steps, step_size=STEP_SIZE, octaves=1,
+                                               tile_size=TILE_SIZE, jitter=JITTER)
+            engine.run(objective, image, replace(schedule, steps=1))  # compiled before timing
+            runs[name] = (engine, objective, schedule)
+        seconds = {"now": [], "before": []}
+        for round_ in range(rounds):
+            for name in (("now", "before") if round_ % 2 == 0 else ("before", "now")):
+                engine, objective, schedule = runs[name]
+                start = time.perf_counter()
+                engine.run(objective, image, schedule, steps_per_call=steps)
+                seconds[name].append((time.perf_counter() - start) / steps)
+        ratios = [then / now for now, then in zip(seconds["now"], seconds["before"])]
+        out[precision] = {"now": stats.median(seconds["now"]), "before": stats.median(seconds["before"]),
+                          "ratio": stats.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+    return out
+
+
+WORKERS["paired"] = work_paired
 
 
 def run_worker(kind: str, target: str = "-", size: int = 0, steps: int = 0) -> dict:
@@ -294,6 +345,8 @@ def run_worker(kind: str, target: str = "-", size: int = 0, steps: int = 0) -> d
     env = dict(os.environ)
     if kind.startswith("before"):
         env["BENCH_DREAM_ROOT"] = str(BEFORE_ROOT)
+    if kind == "paired":
+        env["PYTHONPATH"] = os.pathsep.join([str(BEFORE_ROOT), env.get("PYTHONPATH", "")])
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -361,6 +414,16 @@ def main() -> None:
     if args.only != "e2e":
         for target, size in (("mixed4c", 512), ("mixed4c", 1024), ("class", 512)):
             compare(target, size, steps if size <= 512 else max(2, steps // 2), repeats, peak)
+    if BEFORE_ROOT and args.only != "e2e":
+        os.environ["PAIRED_ROUNDS"] = "6" if args.quick else "12"
+        print(f"\nToday's engine against {args.before}'s, in one process, timed alternately "
+              f"({os.environ['PAIRED_ROUNDS']} rounds; speed = before's time per step / today's):")
+        for target, size in (("mixed4c", 512), ("mixed4c", 1024), ("class", 512)):
+            paired = run_worker("paired", target, size, 3 if size <= 512 else 2)
+            for precision, row in paired.items():
+                print(f"  {target} {size} px {precision:8s}: today {row['now'] * 1000:6.1f} ms/step, "
+                      f"before {row['before'] * 1000:6.1f} ms/step, speed ratio {row['ratio']:.3f} "
+                      f"(rounds {row['ratio_min']:.2f}–{row['ratio_max']:.2f})")
     if args.only != "steps":
         for size in (512, 1024):
             e2e = run_worker("e2e", "-", size)
