@@ -149,7 +149,6 @@ BEFORE = {
 
 
 def schedule_from(technique: str, values: dict):
-    import dream
     from dream.presets import BASE_SCHEDULES, SCHEDULE_FIELDS
 
     return replace(BASE_SCHEDULES[technique], **{k: v for k, v in values.items() if k in SCHEDULE_FIELDS})
@@ -167,8 +166,8 @@ def after(technique: str) -> dict:
 def run_style(model, content, style, values: dict, total_steps: int | None = None):
     """Style transfer from `values` (tab defaults or BEFORE); `total_steps` rescales the
     schedule to that many network steps (equal compute)."""
+    import dream
     from dream import frames as frames_module
-    from dream.engine import to_uint8
     from dream.style import _blended_grams, style_objective
 
     values = dict(values)
@@ -178,13 +177,13 @@ def run_style(model, content, style, values: dict, total_steps: int | None = Non
     defaults = after("style_transfer")
     layers = tuple(values.get("style_layers", defaults["style_layers"]))
     content_layer = values.get("content_layer", defaults["content_layer"])
-    grams = _blended_grams(model, content, style, None, 0.0, layers, False, __import__("dream").Limits(), [])
+    grams = _blended_grams(model, content, style, None, 0.0, layers, False, dream.Limits(), [])
     tv_weight = values.get("tv_weight", defaults["tv_weight"])
     objective = style_objective(content_layer, grams, values.get("content_weight", 1.0),
                                 values.get("style_weight", 10.0), tv_weight)
     start = time.perf_counter()
     run = frames_module.run_frames(model, content.astype(np.float32), objective, schedule,
-                                   values["frames"], limits=__import__("dream").Limits(),
+                                   values["frames"], limits=dream.Limits(),
                                    target_image=content.astype(np.float32),
                                    keep_optimizer_state=values.get("keep_optimizer_state", True))
     seconds = time.perf_counter() - start
@@ -275,12 +274,14 @@ def section_guided(model, report) -> None:
 
 
 def section_zoom(model, report) -> None:
+    from dream.engine import octave_sizes
+
     photo = load("landscape")
     report("\nFractal zoom (landscape, mixed4c, 512 px):")
     for label, values in (("before", BEFORE["fractal_zoom"]), ("after", after("fractal_zoom"))):
         result, seconds = run_dream(model, photo, "fractal_zoom", values)
         ratio = detail_energy(result.frames[-1]) / detail_energy(result.frames[1])
-        per_step = values["zoom"] / (values["steps"] * len(__import__("dream").engine.octave_sizes(
+        per_step = values["zoom"] / (values["steps"] * len(octave_sizes(
             *photo.shape[:2], values["octaves"], values["octave_scale"])))
         report(f"  {label:24s} zoom {values['zoom']:.3f}/side/frame = {per_step:.3%}/step  "
                f"last/first fine detail {ratio:.2f}  {seconds:5.1f} s ({values['frames']} frames)")
