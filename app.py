@@ -23,7 +23,7 @@ import gradio as gr  # noqa: E402
 
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
 from ui import deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, video  # noqa: E402
-from ui.model_holder import ModelHolder  # noqa: E402
+from ui.model_holder import ModelHolder, StyleModelHolder  # noqa: E402
 from ui.studio import Studio  # noqa: E402
 
 LOG = logging.getLogger("deep-dream-studio")
@@ -74,10 +74,13 @@ HEAD = """<style>
 </style>"""
 
 
-def build_app(holder: ModelHolder | None = None) -> gr.Blocks:
-    """The whole page; `holder` loads (or has loaded) the model."""
+def build_app(holder: ModelHolder | None = None,
+              style_holder: StyleModelHolder | None = None) -> gr.Blocks:
+    """The whole page; `holder` loads (or has loaded) the inception5h model, `style_holder`
+    the optional fast style network."""
     holder = holder or ModelHolder(warm_up=True).start()
-    studio = Studio(holder, DEFAULT_MAX_SIDE, SERVER_LIMITS.max_side)
+    style_holder = style_holder or StyleModelHolder().start()
+    studio = Studio(holder, DEFAULT_MAX_SIDE, SERVER_LIMITS.max_side, style_holder)
 
     with gr.Blocks(title="Deep Dream Studio",
                    delete_cache=(outputs.OUTPUT_MAX_AGE_S, outputs.OUTPUT_MAX_AGE_S)) as demo:
@@ -105,6 +108,9 @@ def build_app(holder: ModelHolder | None = None) -> gr.Blocks:
                   api_visibility="undocumented", queue=False, show_progress="hidden")
         retry.click(studio.retry, None, watched, api_name="retry_model",
                     api_visibility="undocumented", show_progress="minimal")
+        for button in studio.style_retries:
+            button.click(studio.retry, None, watched, api_visibility="private",
+                         show_progress="minimal")
 
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
     return demo

@@ -32,6 +32,7 @@ from dream.objectives import Objective
 from dream.presets import BASE_SCHEDULES, technique_defaults
 from dream.result import DreamResult
 from dream.style import style_transfer
+from dream import fast_style as fast_style_module
 from dream import video as video_module
 
 # The server's caps, whatever a caller sends. One step on mixed4c at 512² (0.26 MP) takes
@@ -236,6 +237,13 @@ PARAMS: dict[str, Param] = {
                                 "an earlier layer keeps more detail."),
     "tv_weight": Param("float", 0.0, 100.0, label="Smoothness (TV) weight", step=0.5,
                        help="Total-variation penalty: higher suppresses pixel noise."),
+    # --- fast style transfer
+    "strength": Param("float", 0.0, 1.0, label="Style strength", step=0.05,
+                      help="How much of the stylised picture is mixed into the content photo: "
+                           "0 is the photo, 1 the network's full stylisation."),
+    "sweep_frames": Param("int", 1, fast_style_module.MAX_SWEEP_FRAMES, label="Animation frames",
+                          step=1, help="Frames of the animation, which sweeps the strength from 0 "
+                                       "(the photo) to the chosen value."),
     # --- video
     "blend": Param("float", 0.0, 0.95, label="Blend with the previous dream", step=0.05,
                    help="Share of the previous dreamed frame in where each frame starts "
@@ -287,8 +295,9 @@ class Endpoint:
     description: str
     images: tuple[Image, ...]
     params: tuple[str, ...]                     # after the images, in API order
-    prepare_fn: Callable[["Endpoint", InceptionModel, dict], Plan]
+    prepare_fn: Callable[["Endpoint", Any, dict], Plan]
     label_fn: Callable[[dict], str]             # a short name for files and the gallery
+    model: str = "inception"                    # which model it needs: "inception" or "style"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -300,8 +309,8 @@ class Endpoint:
         page = {"max_side": DEFAULT_MAX_SIDE, "frame_duration_ms": 120, "hold_last_ms": 600,
                 "pingpong": False, "objective": "layer", "channel": 0, "class_name": "jellyfish",
                 "layer": DEFAULT_LAYER, "guide_is_dream": False}
-        values = {**page, **(technique_defaults(self.name) if self.name != "dream_video"
-                             else _video_defaults())}
+        own = {"dream_video": _video_defaults, "fast_style_transfer": _fast_style_defaults}
+        values = {**page, **(own[self.name]() if self.name in own else technique_defaults(self.name))}
         values["max_side"] = values["max_side"] or DEFAULT_MAX_SIDE
         if "style_layers" in values:
             values["style_layers"] = list(values["style_layers"])
@@ -321,7 +330,7 @@ class Endpoint:
             values[name] = PARAMS[name].check(name, raw.get(name))
         return values
 
-    def prepare(self, model: InceptionModel, values: dict[str, Any]) -> Plan:
+    def prepare(self, model: Any, values: dict[str, Any]) -> Plan:
         """Loads the images and checks everything against the model and the budget."""
         return self.prepare_fn(self, model, values)
 
@@ -492,6 +501,33 @@ def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     return Plan(work, video_module.first_frame(source, values["max_side"]))
 
 
+def _fast_style_defaults() -> dict[str, Any]:
+    return {"strength": 1.0, "preserve_colors": False, "second_style_share": 0.5,
+            "sweep_frames": fast_style_module.DEFAULT_FRAMES, "frame_duration_ms": 150,
+            "hold_last_ms": 1200}
+
+
+def _prepare_fast_style(endpoint: Endpoint, style_model: Any, values: dict) -> Plan:
+    content, notes = fit_image(values["content_image"], values["max_side"], "the content image")
+    style, style_notes = fit_image(values["style_image"], SERVER_LIMITS.max_side, "the style image")
+    second = None
+    if values.get("second_style_image"):
+        second, second_notes = fit_image(values["second_style_image"], SERVER_LIMITS.max_side,
+                                         "the second style image")
+        style_notes += second_notes
+    notes += style_notes
+
+    def work(on_progress: ProgressCallback) -> DreamResult:
+        result = fast_style_module.fast_style_transfer(
+            style_model, content, style, strength=values["strength"], second_style_image=second,
+            second_style_share=values["second_style_share"],
+            preserve_colors=values["preserve_colors"], frames=values["sweep_frames"],
+            on_progress=on_progress, limits=SERVER_LIMITS)
+        return _with_notes(result, notes)
+
+    return Plan(work, content)
+
+
 def _dream_label(values: Mapping[str, Any]) -> str:
     if values.get("objective") == "class":
         return str(values.get("class_name"))
@@ -549,6 +585,17 @@ ENDPOINTS: dict[str, Endpoint] = {
                                  "octaves", "octave_scale", "tile_size", "jitter",
                                  "laplacian_levels", "seed"),
             _prepare_video, _dream_label),
+        Endpoint(
+            "fast_style_transfer",
+            "Fast style transfer (Ghiasi et al. 2017, Magenta's arbitrary image stylisation "
+            "network): the content photo repainted in the style image's manner in one pass of "
+            "a network, in about a second; the animation sweeps the strength up from the photo.",
+            (Image("content_image", "the content image"), Image("style_image", "the style image"),
+             Image("second_style_image", "the second style image (optional blend)",
+                   required=False)),
+            ("strength", "preserve_colors", "second_style_share", "sweep_frames", "max_side")
+            + GIF_PARAMS,
+            _prepare_fast_style, lambda v: "fast", model="style"),
     )
 }
 

@@ -27,12 +27,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(holder) -> Iterator[str]:
-    """Builds the page around `holder` (`app.build_app`) and launches it, with the options
+def running_app(holder, style_holder=None) -> Iterator[str]:
+    """Builds the page around `holder` (and `style_holder`, the fast style network; by
+    default none can be found) with `app.build_app` and launches it, with the options
     `app.main` uses, on a free loopback port; yields its URL."""
     import app
 
-    demo = app.build_app(holder)
+    demo = app.build_app(holder, style_holder)
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                 **app.launch_options())
@@ -74,3 +75,22 @@ def client(app_url):
 def small_photo(tmp_path_factory, picture_factory) -> str:
     """A 120×160 smooth PNG on disk, as a user would upload it."""
     return write_picture(tmp_path_factory.mktemp("uploads") / "photo.png", picture_factory(120, 160))
+
+
+@pytest.fixture(scope="session")
+def style_model_dir(tmp_path_factory):
+    """A small stand-in of Magenta's stylisation network (same call signature), as a folder."""
+    from dream import synthetic_style_model
+
+    return synthetic_style_model.write_saved_model(tmp_path_factory.mktemp("style-model"), width=0.125)
+
+
+@pytest.fixture(scope="session")
+def fast_app_url(app_holder, style_model_dir) -> Iterator[str]:
+    """The app with both models: inception5h and the fast style network."""
+    from ui.model_holder import StyleModelHolder
+
+    style_holder = StyleModelHolder(style_model_dir).load()
+    assert style_holder.state == "ready", style_holder.error
+    with running_app(app_holder, style_holder) as url:
+        yield url

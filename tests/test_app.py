@@ -25,6 +25,7 @@ import pytest
 from app_fixtures import FAST, free_port, running_app, write_picture
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
 from PIL import Image
 
 pytest_plugins = ("app_fixtures",)  # app_holder, app_url, client, small_photo
@@ -36,7 +37,8 @@ from ui import outputs, studio  # noqa: E402
 from ui.model_holder import ModelHolder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer", "dream_video")
+TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer", "dream_video",
+              "fast_style_transfer")
 IMAGE_TECHNIQUES = TECHNIQUES[:4]
 
 
@@ -167,6 +169,42 @@ def test_video_that_is_not_a_video_or_too_long_is_refused_quickly(client, tmp_pa
     assert time.monotonic() - started < 10
     with pytest.raises(AppError, match="Please upload a video clip"):
         client.predict(**{**video_args(small_photo), "video": None}, api_name="/dream_video")
+
+
+def fast_style_args(content, style, **overrides) -> dict:
+    return {"content_image": handle_file(content), "style_image": handle_file(style),
+            "second_style_image": None, "strength": 1.0, "preserve_colors": False,
+            "second_style_share": 0.5, "sweep_frames": 4, "max_side": 128,
+            "frame_duration_ms": 100, "hold_last_ms": 0, "pingpong": False, **overrides}
+
+
+def test_fast_style_transfer(fast_app_url, small_photo, tmp_path, picture_factory):
+    client = Client(fast_app_url, verbose=False)
+    style = write_picture(tmp_path / "style.png", np.roll(picture_factory(96, 96), 1, axis=2))
+    png, gif, mp4, files, settings, notes = client.predict(**fast_style_args(small_photo, style),
+                                                           api_name="/fast_style_transfer")
+    assert settings["technique"] == "fast_style_transfer" and Image.open(png).size == (128, 96)
+    assert iio.imread(gif, index=None).shape[0] == 5 and notes.startswith("Finished: 4 frames")
+    # Strength 0 is the content photo itself (fitted to the size asked for).
+    png, *_ = client.predict(**fast_style_args(small_photo, style, strength=0.0),
+                             api_name="/fast_style_transfer")
+    content = np.asarray(Image.open(small_photo).resize((128, 96), Image.Resampling.LANCZOS))
+    assert np.abs(np.asarray(Image.open(png)).astype(int) - content).max() <= 1
+    with pytest.raises(AppError, match=r"strength must be between 0 and 1 \(got 1.5\)"):
+        client.predict(**fast_style_args(small_photo, style, strength=1.5),
+                       api_name="/fast_style_transfer")
+    with pytest.raises(AppError, match="The style image: Could not read"):
+        bad = tmp_path / "bad.png"
+        bad.write_bytes(b"not an image")
+        client.predict(**fast_style_args(small_photo, str(bad)), api_name="/fast_style_transfer")
+
+
+def test_without_the_fast_model_the_fast_endpoint_says_how_to_enable_it(client, small_photo):
+    with pytest.raises(AppError, match="Fast mode is unavailable.*DREAM_STYLE_MODEL_DIR"):
+        client.predict(**fast_style_args(small_photo, small_photo), api_name="/fast_style_transfer")
+    # …and the optimisation mode still works.
+    check_outputs(client.predict(**style_args(small_photo, small_photo), api_name="/style_transfer"),
+                  "style_transfer")
 
 
 # ----------------------------------------------------------------------------- one check for every parameter
@@ -444,7 +482,12 @@ def test_concurrent_clients_are_served_in_order(app_url, small_photo):
                             api_name="/deep_dream")
         threads.append(threading.Thread(target=wait, args=(index, job)))
         threads[-1].start()
-        time.sleep(0.15)  # a clear submission order
+        # The order that counts is the queue's: wait until this job has joined it (the
+        # client uploads the photo first, which takes a varying time).
+        deadline = time.monotonic() + 60
+        while job.status().code in (Status.STARTING, Status.JOINING_QUEUE):
+            assert time.monotonic() < deadline, "the job never joined the queue"
+            time.sleep(0.02)
     for thread in threads:
         thread.join(timeout=180)
     assert len(counters) == 8
@@ -499,7 +542,7 @@ def test_every_preset_setting_has_a_control(technique):
 def test_events_have_api_names_and_share_one_dream_slot(app_holder):
     demo = app.build_app(app_holder)
     dreams = [fn for fn in demo.fns.values() if fn.api_name in TECHNIQUES]
-    assert len(dreams) == 5
+    assert len(dreams) == 6
     assert {(fn.concurrency_id, fn.concurrency_limit) for fn in dreams} == {("dream", 1)}
     assert {fn.show_progress for fn in dreams} == {"hidden"}  # no overlay on the preview
     assert demo._queue.max_size == app.QUEUE_MAX_SIZE
@@ -532,8 +575,9 @@ def test_mcp_serves_each_technique_as_a_described_tool(app_url):
     assert set(TECHNIQUES) | {f"stop_{t}" for t in TECHNIQUES} == set(tools)
     for technique in TECHNIQUES:
         assert tools[technique]["description"].startswith(ENDPOINTS[technique].description[:40])
-        steps = tools[technique]["inputSchema"]["properties"]["steps"]
-        assert steps["type"] == "integer" and steps["description"].startswith(PARAMS["steps"].help)
+        max_side = tools[technique]["inputSchema"]["properties"]["max_side"]
+        assert max_side["type"] == "integer"
+        assert max_side["description"].startswith(PARAMS["max_side"].help[:40])
 
 
 def test_each_request_writes_its_own_distinctly_named_files(picture):

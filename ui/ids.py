@@ -12,7 +12,7 @@ MODEL_RETRY = "model-retry"
 
 # Per-tab parts: f"{prefix}-{part}".
 PARTS = (
-    "run", "stop", "status", "image", "gif", "video", "files", "notes", "settings", "gallery",
+    "run", "run-alternative", "stop", "status", "mode", "fast-status", "fast-retry", "image", "gif", "video", "files", "notes", "settings", "gallery",
     "preset", "preset-description", "examples", "input", "max-side", "frames", "steps",
     "layer", "channel", "class", "objective",
     # second and third images of the guided and style tabs

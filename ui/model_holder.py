@@ -26,12 +26,19 @@ WARM_UP_SIDE = 96
 
 
 class ModelHolder:
-    """Loads the model in a background thread, says how that is going, and can retry."""
+    """Loads a model in a background thread, says how that is going, and can retry.
+
+    By default the inception5h model every technique dreams with (`dream.load_model`);
+    `StyleModelHolder` holds the fast style network the same way.
+    """
+
+    kind = "inception"
+    loader = staticmethod(dream.load_model)
 
     def __init__(self, path: str | os.PathLike | None = None, *, warm_up: bool = False) -> None:
         self.path = path
         self.warm_up = warm_up
-        self.model: dream.InceptionModel | None = None
+        self.model = None
         self.error: str | None = None
         self.warming = False
         self._done = threading.Event()
@@ -64,7 +71,7 @@ class ModelHolder:
 
     def _load(self) -> None:
         try:
-            self.model = dream.load_model(self.path)
+            self.model = self.loader(self.path)
         except dream.ModelUnavailable as error:
             LOG.warning("Model unavailable: %s", error)
             self.error = plain(without_paths(str(error)))
@@ -83,6 +90,8 @@ class ModelHolder:
         picture = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, np.uint8)
         try:
             for endpoint in ENDPOINTS.values():
+                if endpoint.model != self.kind:
+                    continue
                 values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
                 values.update({image.name: picture for image in endpoint.images if image.required})
                 endpoint.prepare(model, values).work(lambda progress: None)
@@ -127,6 +136,33 @@ class ModelHolder:
             return f"**Dreaming is unavailable: the model could not be loaded.** {self.error} {self.hint()}"
         return ("**Loading the inception5h model…** On the first start it is downloaded "
                 "(about 50 MB); this page updates when it is ready.")
+
+
+class StyleModelHolder(ModelHolder):
+    """The fast style network (Magenta's arbitrary stylisation, `dream.load_style_model`):
+    optional — without it the Style Transfer tab works in optimisation mode."""
+
+    kind = "style"
+    loader = staticmethod(dream.load_style_model)
+
+    def hint(self) -> str:
+        return "Once it is in place, press Retry."
+
+    def require(self):
+        if self.model is not None:
+            return self.model
+        if self.error is not None:
+            raise dream.ModelUnavailable(f"Fast mode is unavailable: {self.error}")
+        raise dream.ModelUnavailable("The fast style model is still loading; try again in a "
+                                     "moment, or use the optimisation mode.")
+
+    def status_markdown(self, *args) -> str:
+        if self.state == "ready":
+            return "**Fast mode ready**: Magenta's arbitrary image stylisation network."
+        if self.state == "unavailable":
+            return (f"**Fast mode is unavailable** (the optimisation mode works): {self.error} "
+                    f"{self.hint()}")
+        return "**Loading the fast style model…**"
 
 
 def layer_choices(model: dream.InceptionModel | None) -> list[tuple[str, str]]:

@@ -82,6 +82,7 @@ class Panel:
     settings: gr.JSON
     gallery: gr.Gallery
     history: gr.State
+    alternative_run: gr.Button | None = None  # a second mode's button (hidden at first)
 
     def results(self) -> list:
         """The run event's outputs; the API returns all but the status line."""
@@ -90,11 +91,16 @@ class Panel:
 
 
 def panel(prefix: str, button: str, enabled: bool, result_label: str = "Result (PNG; live "
-          "preview while dreaming)", animation_label: str = "Animation (MP4)") -> Panel:
+          "preview while dreaming)", animation_label: str = "Animation (MP4)",
+          alternative_button: str | None = None) -> Panel:
     """The right-hand column of a technique tab (call inside a gr.Column)."""
+    alternative = None
     with gr.Row(elem_classes=["run-row"]):
         run = gr.Button(button, variant="primary", elem_id=ids.element(prefix, "run"), scale=3,
                         interactive=enabled)
+        if alternative_button:
+            alternative = gr.Button(alternative_button, variant="primary", scale=3, visible=False,
+                                    elem_id=ids.element(prefix, "run-alternative"))
         stop = gr.Button("Stop", variant="stop", elem_id=ids.element(prefix, "stop"), scale=1)
     status = StatusLine(status_html("Ready: pick a photo (or an example) and press "
                                     f"{button}."), elem_id=ids.element(prefix, "status"),
@@ -123,7 +129,8 @@ def panel(prefix: str, button: str, enabled: bool, result_label: str = "Result (
                       "result)", open=False):
         settings = gr.JSON(label="Settings used", elem_id=ids.element(prefix, "settings"))
     history = gr.State([])
-    return Panel(run, stop, status, image, gif, video, files, notes, settings, gallery, history)
+    return Panel(run, stop, status, image, gif, video, files, notes, settings, gallery, history,
+                 alternative)
 
 
 # ----------------------------------------------------------------------------- files
@@ -140,10 +147,11 @@ class GifOptions:
     pingpong: bool = False
 
 
-def file_stem(technique: str, label: str, seed: int) -> str:
-    """`deep-dream-mixed4c-seed0-153012-7`: technique, objective, seed, time and a counter,
-    so two runs never download under the same name."""
-    return (f"{technique.replace('_', '-')}-{slug(label)}-seed{seed}-"
+def file_stem(technique: str, label: str, seed: int | None) -> str:
+    """`deep-dream-mixed4c-seed0-153012-7`: technique, objective, seed (if it has one), time
+    and a counter, so two runs never download under the same name."""
+    seeded = f"-seed{seed}" if seed is not None else ""
+    return (f"{technique.replace('_', '-')}-{slug(label)}{seeded}-"
             f"{time.strftime('%H%M%S')}-{next(_counter)}")
 
 
@@ -155,7 +163,8 @@ def save_outputs(result: dream.DreamResult, technique: str, label: str,
     start_sweeper()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{technique}-", dir=OUTPUT_ROOT))
-    stem = file_stem(technique, label, int(result.settings.get("seed", 0)))
+    seed = result.settings.get("seed")
+    stem = file_stem(technique, label, None if seed is None else int(seed))
     png = result.save_png(folder / f"{stem}.png")
     if gif is None:
         return png, result.save_gif(folder / f"{stem}.gif"), result.save_mp4(folder / f"{stem}.mp4")

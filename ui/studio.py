@@ -22,7 +22,7 @@ from dream.endpoints import Endpoint
 
 from ui import controls
 from ui.messages import user_message
-from ui.model_holder import ModelHolder, class_choices, layer_choices
+from ui.model_holder import ModelHolder, StyleModelHolder, class_choices, layer_choices
 from ui.outputs import (GALLERY_MAX_ITEMS, GifOptions, Panel, progress_text, save_outputs,
                         status_html)
 
@@ -72,13 +72,18 @@ def stream(work: Callable[[ProgressCallback], dream.DreamResult], stop: threadin
 class Studio:
     """The handlers behind the page, shared by every technique tab."""
 
-    def __init__(self, holder: ModelHolder, max_side: int, limit: int) -> None:
+    def __init__(self, holder: ModelHolder, max_side: int, limit: int,
+                 style_holder: ModelHolder | None = None) -> None:
         self.holder = holder
+        # Each endpoint dreams with one of these (Endpoint.model).
+        self.holders = {"inception": holder, "style": style_holder or StyleModelHolder()}
         self.max_side, self.limit = max_side, limit
         self._stops: dict[str, set[threading.Event]] = {}
         self._stops_lock = threading.Lock()
         # Widgets that follow the model's state (filled when the model arrives).
-        self.run_buttons: list[gr.Button] = []
+        self.run_buttons: list[tuple[gr.Button, str]] = []  # (button, the model it needs)
+        self.style_statuses: list[gr.Markdown] = []
+        self.style_retries: list[gr.Button] = []
         self.layer_dropdowns: list[gr.Dropdown] = []
         self.class_dropdowns: list[gr.Dropdown] = []
 
@@ -130,7 +135,7 @@ class Studio:
         try:
             try:
                 values = endpoint.check(raw)
-                plan = endpoint.prepare(self.holder.require(), values)
+                plan = endpoint.prepare(self.holders[endpoint.model].require(), values)
             except Exception as error:  # noqa: BLE001 - every failure gets words on the page
                 message = user_message(error)
                 # On the page first (it stays there), then as the event's error (the toast,
@@ -219,13 +224,16 @@ class Studio:
 
     def wire(self, endpoint: Endpoint, panel: Panel, images: dict[str, gr.components.Component],
              widgets: dict[str, gr.components.Component], picker: gr.Dropdown,
-             description: gr.Markdown, preset_keys: tuple[str, ...] | None = None) -> None:
+             description: gr.Markdown | None, preset_keys: tuple[str, ...] | None = None,
+             run: gr.Button | None = None) -> None:
         """Connects a tab's widgets to its endpoint: run, stop, presets, gallery, objective.
 
         The picker offers the presets its choices name; `preset_keys` limits what they set
-        (e.g. only what to dream of, when another technique's presets are borrowed)."""
+        (e.g. only what to dream of, when another technique's presets are borrowed). `run`:
+        the button that starts it, when a panel serves two endpoints (default: the panel's)."""
+        run = run or panel.run
         inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
-        event = panel.run.click(
+        event = run.click(
             self.handler(endpoint), [*inputs, panel.history], [*panel.results(), panel.history],
             api_name=endpoint.name, concurrency_id="dream", concurrency_limit=1,
             show_progress="hidden")
@@ -236,8 +244,9 @@ class Studio:
                                          f"at its next step; it then returns the frames made so "
                                          f"far (PNG, GIF, settings) like a finished run.",
                          queue=False, show_progress="hidden")
-        self.run_buttons.append(panel.run)
-        self._wire_preset(endpoint, picker, description, widgets, preset_keys)
+        self.run_buttons.append((run, endpoint.model))
+        if picker is not None:
+            self._wire_preset(endpoint, picker, description, widgets, preset_keys)
         self._wire_gallery(endpoint, panel, widgets)
         if "objective" in widgets:
             self._wire_objective(endpoint, widgets)
@@ -303,21 +312,28 @@ class Studio:
     def refresh(self) -> tuple:
         """Status, timer, Retry and every model-dependent widget, for the current state."""
         model, state = self.model, self.holder.state
-        busy = state == "loading" or self.holder.warming
+        style = self.holders["style"]
+        busy = "loading" in (state, style.state) or self.holder.warming
         return (self.holder.status_markdown(self.max_side, self.limit),
                 gr.Timer(active=busy),
                 gr.Button(visible=state == "unavailable"),
-                *[gr.Button(interactive=model is not None) for _ in self.run_buttons],
+                *[gr.Button(interactive=self.holders[kind].model is not None)
+                  for _, kind in self.run_buttons],
+                *[style.status_markdown() for _ in self.style_statuses],
+                *[gr.Button(visible=style.state == "unavailable") for _ in self.style_retries],
                 *[gr.Dropdown(choices=layer_choices(model)) for _ in self.layer_dropdowns],
                 *[gr.Dropdown(choices=class_choices(model)) for _ in self.class_dropdowns])
 
     def refresh_outputs(self, status: gr.Markdown, timer: gr.Timer, retry: gr.Button) -> list:
-        return [status, timer, retry, *self.run_buttons, *self.layer_dropdowns,
+        return [status, timer, retry, *(button for button, _ in self.run_buttons),
+                *self.style_statuses, *self.style_retries, *self.layer_dropdowns,
                 *self.class_dropdowns]
 
     def retry(self) -> tuple:
-        """Looks for the model again (e.g. after it has been put in place), then refreshes."""
-        self.holder.retry(timeout=60)
+        """Looks for the models again (e.g. after one has been put in place), then refreshes."""
+        for holder in self.holders.values():
+            if holder.state == "unavailable":
+                holder.retry(timeout=60)
         return self.refresh()
 
 
