@@ -262,6 +262,11 @@ class Engine:
     ) -> np.ndarray:
         """Optimises `image` (HWC, 0..255) for `objective`; returns float32 HWC, same size.
 
+        A batch [B, h, w, 3] is optimised as B images at once and returned as a batch: the
+        step is normalised per image, so each moves as it would alone (with `Schedule(
+        laplacian_levels=0)`), and an objective such as `channels` gives each its own
+        target; the random shifts and transforms are drawn once per step for all of them.
+
         `target_image` (same size) is the image that `objective.target_layers` are read
         from; it follows the image through octaves, rolls, tiles and transforms.
         `step_offset` keys the random shifts, so successive calls (frames) get fresh ones.
@@ -272,18 +277,19 @@ class Engine:
         self.check(objective)
         if objective.target_layers and target_image is None:
             raise ValueError(f"{objective!r} compares against a target image; none was given.")
-        height, width = image.shape[:2]
-        original = tf.constant(image[None], tf.float32)
-        target = tf.constant((target_image if target_image is not None else image[:1, :1])[None],
+        height, width = image.shape[-3:-1]
+        batched = np.ndim(image) == 4
+        original = tf.constant(image if batched else image[None], tf.float32)
+        target = tf.constant((target_image if target_image is not None else np.zeros((1, 1, 3)))[None],
                              tf.float32)
-        if target_image is not None and target_image.shape[:2] != image.shape[:2]:
+        if target_image is not None and target_image.shape[:2] != image.shape[-3:-1]:
             raise ValueError("The target image must have the image's size.")
         step_fn = self._step_function(objective, schedule)
         parametrization = param_module.parametrization(schedule.parametrization)
         params = {name: tf.constant(value) for name, value in objective.params.items()}
 
         sizes = octave_sizes(height, width, schedule.octaves, schedule.octave_scale)
-        detail = tf.zeros((1,) + sizes[0] + (3,))
+        detail = tf.zeros((original.shape[0],) + sizes[0] + (3,))
         current = original
         step_index = step_offset
         for size in sizes:
@@ -308,11 +314,12 @@ class Engine:
                 if tracker is not None and tracker.advance(steps, current[0]):
                     if optimizer_state is not None:
                         optimizer_state.put(size, moment)
-                    return resize(current, (height, width))[0].numpy()
+                    current = resize(current, (height, width))
+                    return (current if batched else current[0]).numpy()
             if optimizer_state is not None:
                 optimizer_state.put(size, moment)
             detail = current - base
-        return current[0].numpy()
+        return (current if batched else current[0]).numpy()
 
     def check(self, objective: Objective) -> None:
         """Refuses objectives whose layers or parameters do not fit this model."""

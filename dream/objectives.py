@@ -202,6 +202,51 @@ def class_logit(index: int, tensor: str = CLASS_LOGITS, name: str = "") -> Objec
                      description=f"class {name or index} ({tensor})")
 
 
+def channels(layer: str, indices) -> Objective:
+    """One channel per batch element: element i maximises channel `indices[i]` of `layer`.
+
+    Lucid's `channel(layer, n, batch=i)` summed over i (how `render_vis` renders several
+    neurons in one batch). The value is the sum of each element's channel mean; the engine
+    normalises the step per element, so each tile moves as it would if rendered alone.
+    The batch must have `len(indices)` elements.
+    """
+    indices = np.asarray(indices, np.int32).reshape(-1)
+    if indices.size == 0 or indices.min() < 0:
+        raise ValueError("Channel indices are ≥ 0 and there is at least one.")
+
+    def fn(acts, target_acts, params):
+        # [B, h, w, C] → [B, h, w]: each element's own channel.
+        own = tf.gather(acts[layer], params["channels"], axis=-1, batch_dims=1)
+        return tf.reduce_sum(tf.reduce_mean(own, axis=[1, 2]))
+
+    return Objective(("channels", layer), fn, layers=frozenset({layer}),
+                     params={"channels": indices},
+                     description=f"{layer} channels {', '.join(map(str, indices[:4]))}"
+                                 f"{'…' if indices.size > 4 else ''} (one per batch element)",
+                     channel_bounds={layer: (int(indices.max()) + 1, float("inf"))})
+
+
+def class_logits(indices, tensor: str = CLASS_LOGITS) -> Objective:
+    """One class neuron per batch element (the batched `class_logit`)."""
+    if tensor not in (CLASS_LOGITS, CLASS_PROBABILITIES):
+        raise ValueError(f"A class neuron lives in {CLASS_LOGITS} or {CLASS_PROBABILITIES}.")
+    indices = np.asarray(indices, np.int32).reshape(-1)
+    if indices.size == 0 or indices.min() < 0:
+        raise ValueError("Class indices are ≥ 0 and there is at least one.")
+
+    def fn(acts, target_acts, params):
+        # The classifier yields [B·rows, classes] (one row per 7×7 window of each image).
+        batch = tf.shape(params["classes"])[0]
+        logits = tf.reshape(acts[tensor], tf.stack([batch, -1, tf.shape(acts[tensor])[-1]]))
+        own = tf.gather(logits, params["classes"], axis=-1, batch_dims=1)  # [B, rows]
+        return tf.reduce_sum(tf.reduce_mean(own, axis=1))
+
+    return Objective(("classes", tensor), fn, layers=frozenset({tensor}),
+                     params={"classes": indices}, min_side=CLASSIFIER_MIN_SIDE,
+                     description=f"classes {', '.join(map(str, indices[:4]))}"
+                                 f"{'…' if indices.size > 4 else ''} (one per batch element)")
+
+
 # ----------------------------------------------------------------------------- pixels
 
 
