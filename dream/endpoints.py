@@ -150,6 +150,14 @@ PARAMS: dict[str, Param] = {
     "channel": Param("int", 0, 1023, label="Channel", step=1,
                      help="Which channel of the layer (0 to the layer's channel count − 1); "
                           "used when objective is 'channel'."),
+    "squared": Param("bool", label="Classic look: square the activations",
+                     help="Dream a whole layer on the mean of its squared activations (Google's "
+                          "notebook): the strongest detectors win, for the eyes-and-dogs look. "
+                          "Off: the plain mean, gentler and more even."),
+    "pre_relu": Param("bool", label="Read the channel before its ReLU",
+                      help="Dream one channel on its value before the ReLU cuts negatives to "
+                           "zero (the notebook's *_pre_relu tensors): it works even where the "
+                           "channel is silent on the photo."),
     "class_name": Param("text", label="ImageNet class",
                         help="An ImageNet class name, e.g. jellyfish or 'tree frog' (any case); "
                              "used when objective is 'class'."),
@@ -206,9 +214,10 @@ PARAMS: dict[str, Param] = {
     "direction": Param("choice", choices=guided_module.DIRECTIONS, label="Direction",
                        help="'toward': take on the guide's features; 'away': become what the "
                             "guide is not."),
-    "smoothness": Param("float", 0.0, 50.0, label="Smoothness", step=0.5,
-                        help="Weight of the total-variation penalty: higher gives smoother "
-                             "pixels and fewer speckles."),
+    "smoothness": Param("float", 0.0, 2.0, label="Smoothness", step=0.01,
+                        help="Strength of the smoothing step relative to the guide's (each is "
+                             "normalised on its own): 0 none, 1 as strong as the guide. Higher "
+                             "gives smoother pixels and fewer speckles."),
     "smoothness_norm": Param("choice", choices=guided_module.SMOOTHNESS_NORMS,
                              label="Smoothness measure",
                              help="How neighbouring-pixel differences are penalised: 'l2' "
@@ -235,8 +244,9 @@ PARAMS: dict[str, Param] = {
     "content_layer": Param("text", label="Content layer",
                            help="The layer whose features must stay like the content photo's: "
                                 "an earlier layer keeps more detail."),
-    "tv_weight": Param("float", 0.0, 100.0, label="Smoothness (TV) weight", step=0.5,
-                       help="Total-variation penalty: higher suppresses pixel noise."),
+    "tv_weight": Param("float", 0.0, 10.0, label="Smoothness (TV) weight", step=0.1,
+                       help="Total-variation penalty, relative to the style's step: higher "
+                            "suppresses pixel noise."),
     # --- fast style transfer
     "strength": Param("float", 0.0, 1.0, label="Style strength", step=0.05,
                       help="How much of the stylised picture is mixed into the content photo: "
@@ -308,7 +318,7 @@ class Endpoint:
         """The values the page starts with (images left out)."""
         page = {"max_side": DEFAULT_MAX_SIDE, "frame_duration_ms": 120, "hold_last_ms": 600,
                 "pingpong": False, "objective": "layer", "channel": 0, "class_name": "jellyfish",
-                "layer": DEFAULT_LAYER, "guide_is_dream": False}
+                "layer": DEFAULT_LAYER, "guide_is_dream": False, "squared": True, "pre_relu": True}
         own = {"dream_video": _video_defaults, "fast_style_transfer": _fast_style_defaults}
         values = {**page, **(own[self.name]() if self.name in own else technique_defaults(self.name))}
         values["max_side"] = values["max_side"] or DEFAULT_MAX_SIDE
@@ -363,11 +373,11 @@ def _unused_in(technique: str, raw: Mapping[str, Any]) -> set[str]:
     if technique in ("deep_dream", "fractal_zoom", "dream_video"):
         objective = raw.get("objective")
         if objective == "class":
-            unused |= {"layer", "channel"}
+            unused |= {"layer", "channel", "squared", "pre_relu"}
         elif objective == "channel":
-            unused |= {"class_name"}
+            unused |= {"class_name", "squared"}
         elif objective == "layer":
-            unused |= {"channel", "class_name"}
+            unused |= {"channel", "class_name", "pre_relu"}
     return unused
 
 
@@ -403,8 +413,9 @@ def dream_target(model: InceptionModel, values: Mapping[str, Any]) -> Objective:
             raise ParameterError(f"channel must be between 0 and {layer.channels - 1} for "
                                  f"{layer.name}, which has {layer.channels} channels "
                                  f"(got {values['channel']}).")
-        return dream_objective(model, layer.name, channel_index=values["channel"])
-    return dream_objective(model, layer.name)
+        return dream_objective(model, layer.name, channel_index=values["channel"],
+                               pre_relu=values["pre_relu"])
+    return dream_objective(model, layer.name, squared=values["squared"])
 
 
 def _prepare_dream(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
@@ -536,7 +547,8 @@ def _dream_label(values: Mapping[str, Any]) -> str:
     return str(values.get("layer"))
 
 
-_DREAM_PARAMS = ("objective", "layer", "channel", "class_name", "frames", "steps", "max_side")
+_DREAM_PARAMS = ("objective", "layer", "channel", "class_name", "squared", "pre_relu", "frames",
+                 "steps", "max_side")
 
 ENDPOINTS: dict[str, Endpoint] = {
     endpoint.name: endpoint for endpoint in (
@@ -550,7 +562,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "fractal_zoom",
             "Fractal zoom: dream, zoom in by `zoom` of each side, dream again, `frames` times.",
             (Image("image", "the photo"),),
-            _DREAM_PARAMS[:5] + ("zoom",) + _DREAM_PARAMS[5:] + SCHEDULE_PARAMS + GIF_PARAMS,
+            _DREAM_PARAMS[:7] + ("zoom",) + _DREAM_PARAMS[7:] + SCHEDULE_PARAMS + GIF_PARAMS,
             _prepare_dream, _dream_label),
         Endpoint(
             "guided",
@@ -581,7 +593,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             "blended with the previous dream (moved along the motion), so the patterns stay "
             "steady; returns the clip as MP4 with its audio.",
             (Image("video", "the video clip"),),
-            _DREAM_PARAMS[:4] + ("steps", "max_side", "blend", "flow", "fps", "step_size",
+            _DREAM_PARAMS[:6] + ("steps", "max_side", "blend", "flow", "fps", "step_size",
                                  "octaves", "octave_scale", "tile_size", "jitter",
                                  "laplacian_levels", "seed"),
             _prepare_video, _dream_label),

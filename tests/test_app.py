@@ -45,7 +45,7 @@ IMAGE_TECHNIQUES = TECHNIQUES[:4]
 def deep_dream_args(image, **overrides) -> dict:
     image = handle_file(image) if isinstance(image, str) else image
     return {"image": image, "objective": "layer", "layer": "mixed4c", "channel": 0,
-            "class_name": "jellyfish", **FAST, **overrides}
+            "class_name": "jellyfish", "squared": True, "pre_relu": True, **FAST, **overrides}
 
 
 def check_outputs(outputs, technique: str, frames: int = FAST["frames"]) -> dict:

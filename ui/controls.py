@@ -229,6 +229,9 @@ def objective_widgets(prefix: str, values: dict[str, Any], model: dream.Inceptio
                                             visible=objective == "channel")
         widgets["class_name"] = class_dropdown(values["class_name"], model, prefix,
                                                visible=objective == "class")
+    with gr.Row():
+        widgets["squared"] = widget("squared", values["squared"], visible=objective == "layer")
+        widgets["pre_relu"] = widget("pre_relu", values["pre_relu"], visible=objective == "channel")
     return widgets
 
 

@@ -296,10 +296,12 @@ class Studio:
     def _wire_objective(self, endpoint: Endpoint, widgets: dict) -> None:
         def show(objective: str):
             return (gr.Dropdown(visible=objective != "class"), gr.Number(visible=objective == "channel"),
-                    gr.Dropdown(visible=objective == "class"))
+                    gr.Dropdown(visible=objective == "class"), gr.Checkbox(visible=objective == "layer"),
+                    gr.Checkbox(visible=objective == "channel"))
 
         widgets["objective"].change(
-            show, widgets["objective"], [widgets["layer"], widgets["channel"], widgets["class_name"]],
+            show, widgets["objective"], [widgets[name] for name in ("layer", "channel", "class_name",
+                                                                    "squared", "pre_relu")],
             api_name=f"{endpoint.name}_objective_fields", api_visibility="undocumented", queue=False,
             show_progress="hidden")
         widgets["layer"].change(

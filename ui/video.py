@@ -42,4 +42,5 @@ def build(studio: Studio) -> None:
                                   animation_label="Dreamed clip (MP4, with the clip's sound)")
     # Deep Dream's presets choose what to dream of; the clip keeps its lighter schedule.
     studio.wire(ENDPOINT, panel, {"video": clip}, widgets, picker, description,
-                preset_keys=("objective", "layer", "channel", "class_name", "laplacian_levels"))
+                preset_keys=("objective", "layer", "channel", "class_name", "squared", "pre_relu",
+                             "laplacian_levels"))
