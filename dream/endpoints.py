@@ -308,6 +308,7 @@ class Endpoint:
     prepare_fn: Callable[["Endpoint", Any, dict], Plan]
     label_fn: Callable[[dict], str]             # a short name for files and the gallery
     model: str = "inception"                    # which model it needs: "inception" or "style"
+    warm_up: bool = True                        # run once at start-up to compile its steps
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -596,7 +597,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             _DREAM_PARAMS[:6] + ("steps", "max_side", "blend", "flow", "fps", "step_size",
                                  "octaves", "octave_scale", "tile_size", "jitter",
                                  "laplacian_levels", "seed"),
-            _prepare_video, _dream_label),
+            # Its steps are Deep Dream's (same objective and options), warmed up there.
+            _prepare_video, _dream_label, warm_up=False),
         Endpoint(
             "fast_style_transfer",
             "Fast style transfer (Ghiasi et al. 2017, Magenta's arbitrary image stylisation "

@@ -87,18 +87,22 @@ class ModelHolder:
     def _warm_up(self, model: dream.InceptionModel) -> None:
         """Runs each tab's default request once on a tiny picture (see WARM_UP_SIDE)."""
         self.warming = True
-        picture = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, np.uint8)
         try:
-            for endpoint in ENDPOINTS.values():
-                if endpoint.model != self.kind:
-                    continue
-                values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
-                values.update({image.name: picture for image in endpoint.images if image.required})
-                endpoint.prepare(model, values).work(lambda progress: None)
-        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first user time
-            LOG.exception("Warming up failed")
+            self._warm_up_each(model)
         finally:
             self.warming = False
+
+    def _warm_up_each(self, model) -> None:
+        picture = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, np.uint8)
+        for endpoint in ENDPOINTS.values():
+            if endpoint.model != self.kind or not endpoint.warm_up:
+                continue
+            values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
+            values.update({image.name: picture for image in endpoint.images if image.required})
+            try:
+                endpoint.prepare(model, values).work(lambda progress: None)
+            except Exception:  # noqa: BLE001 - a failed warm-up only costs the first user time
+                LOG.exception("Warming up %s failed", endpoint.name)
 
     # --- state
 
