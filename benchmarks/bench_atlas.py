@@ -1,0 +1,150 @@
+"""Speed of the neuron atlas (issue #11): batched against one by one, cold and cached pages.
+
+    python benchmarks/bench_atlas.py            # ~6 minutes on 2 cores
+    python benchmarks/bench_atlas.py --quick    # fewer steps and tiles (~1.5 minutes)
+
+Uses the width-1.0 generated graph (`dream.synthetic_model`, `$BENCH_MODEL_DIR` or a
+temporary folder, generated if missing): random weights, but the real inception5h's shapes,
+so a step costs what it costs on the real model. The tiles go to a fresh temporary cache.
+
+1. **Per tile-step, by batch size**: one engine call of a few steps on B tiles at 128 px,
+   the batch sizes taking turns round after round (the machine is shared: medians).
+2. **A page of 24 tiles** at the atlas's default settings, batched (cold, written to the
+   cache) and one by one (no cache), in the same run; whether both give the same pixels.
+3. **The same page again** through the cache: the time and the counters (nothing computed).
+4. **Class tiles** (the whole network at 224 px) per tile, batched.
+5. **Cache size**: bytes per tile on disk, and per layer (channels × bytes per tile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+MODEL_DIR = Path(os.environ.get("BENCH_MODEL_DIR", Path(tempfile.gettempdir()) / "dream-bench-width1"))
+
+
+def ensure_model(folder: Path) -> Path:
+    from dream import synthetic_model
+
+    if not (folder / synthetic_model.GRAPH_FILE).is_file():
+        print(f"generating the width-1.0 graph in {folder} …", flush=True)
+        synthetic_model.write_model_dir(folder, width=1.0)
+    return folder
+
+
+def time_page(atlas, layer, channels) -> tuple[float, list]:
+    started = time.perf_counter()
+    tiles = list(atlas.tiles(layer, channels))
+    return time.perf_counter() - started, tiles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--layer", default="mixed4c")
+    parser.add_argument("--steps", type=int, help="steps per tile (default: the atlas's)")
+    args = parser.parse_args()
+
+    import dream
+    from dream import atlas as atlas_module
+    from dream import objectives
+
+    model = dream.load_model(ensure_model(MODEL_DIR), precision="float32")
+    engine = dream.engine_for(model)
+    defaults = atlas_module.DEFAULT_SETTINGS
+    steps = args.steps or (24 if args.quick else defaults.steps)
+    page_size = 12 if args.quick else 24
+    settings = replace(defaults, steps=steps)
+    layer = args.layer
+    tensor = model.pre_relu_of(layer) or layer
+    cache_dir = Path(tempfile.mkdtemp(prefix="atlas-bench-"))
+    print(f"model {MODEL_DIR} (width 1.0), layer {layer} (rendered on {tensor}), "
+          f"{settings.size} px, {steps} steps of {settings.step_size} px (Adam), "
+          f"default batch {settings.batch}; cache {cache_dir}", flush=True)
+
+    # 1. Per tile-step by batch size (traced first; the trace is not timed).
+    probe_steps, rounds = (4, 2) if args.quick else (8, 3)
+    batch_sizes = (1, 2, 4, 6, 8, 12)
+    schedule = replace(settings.schedule(), steps=probe_steps)
+    for b in batch_sizes:
+        indices = list(range(b))
+        engine.run(objectives.channels(tensor, indices), atlas_module.start_images(indices, settings),
+                   replace(schedule, steps=1))
+    per_tile_step = {b: [] for b in batch_sizes}
+    for _ in range(rounds):
+        for b in batch_sizes:
+            indices = list(range(b))
+            images = atlas_module.start_images(indices, settings)
+            started = time.perf_counter()
+            engine.run(objectives.channels(tensor, indices), images, schedule)
+            per_tile_step[b].append((time.perf_counter() - started) / probe_steps / b)
+    print("\n1. ms per tile-step at 128 px (median of rounds; speed-up over one by one)")
+    one = statistics.median(per_tile_step[1])
+    for b in batch_sizes:
+        median = statistics.median(per_tile_step[b])
+        print(f"   batch {b:2d}: {median * 1000:6.1f} ms  ×{one / median:4.2f}")
+
+    # 2. A page, batched (cold, into the cache) and one by one (no cache), same run.
+    channels = list(range(page_size))
+    cached_atlas = atlas_module.Atlas(model, settings, cache_dir=cache_dir)
+    single_atlas = atlas_module.Atlas(model, replace(settings, batch=1), cache=False)
+    cold, batched_tiles = time_page(cached_atlas, layer, channels)
+    alone, single_tiles = time_page(single_atlas, layer, channels)
+    difference = max(int(np.abs(a.image.astype(int) - b.image.astype(int)).max())
+                     for a, b in zip(batched_tiles, single_tiles))
+    print(f"\n2. page of {page_size} ({steps} steps per tile)")
+    print(f"   batched ({settings.batch} per call), cold: {cold:6.1f} s per page, "
+          f"{cold / page_size:5.2f} s per tile")
+    print(f"   one by one:              {alone:6.1f} s per page, {alone / page_size:5.2f} s per tile")
+    print(f"   batching is ×{alone / cold:.2f} faster per tile; largest pixel difference "
+          f"batched vs one by one: {difference} (of 255)")
+    if page_size != 24:
+        print(f"   (a page of 24 would take ~{cold / page_size * 24:.0f} s batched)")
+
+    # 3. The same page again: from the cache.
+    before = (cached_atlas.stats.rendered, cached_atlas.stats.from_cache)
+    warm, _ = time_page(cached_atlas, layer, channels)
+    rendered = cached_atlas.stats.rendered - before[0]
+    from_cache = cached_atlas.stats.from_cache - before[1]
+    print(f"\n3. the same page again: {warm * 1000:.0f} ms ({rendered} tiles rendered, "
+          f"{from_cache} from the cache); cold/cached ×{cold / warm:.0f}")
+
+    # 4. Class tiles.
+    class_count = 4 if args.quick else settings.batch
+    class_atlas = atlas_module.Atlas(model, settings, cache=False)
+    list(class_atlas.class_tiles([1]))  # traces the class step (not timed)
+    started = time.perf_counter()
+    list(class_atlas.class_tiles(range(1, 1 + class_count)))
+    class_seconds = (time.perf_counter() - started) / class_count
+    print(f"\n4. class tiles (the classifier sees them at 224 px): {class_seconds:.2f} s per tile "
+          f"batched; a page of 24 ~{class_seconds * 24:.0f} s")
+
+    # 5. Cache size.
+    files = list(cache_dir.rglob("*.png"))
+    per_tile = sum(f.stat().st_size for f in files) / max(1, len(files))
+    print(f"\n5. cache: {len(files)} tiles, {per_tile / 1024:.1f} KB per tile (PNG, {settings.size} px)")
+    blocks = [layer_ for layer_ in model.layers if layer_.kind == "block"]
+    total = 0
+    for layer_ in blocks:
+        total += layer_.channels
+        print(f"   {layer_.name:9s} {layer_.channels:5d} channels ≈ {layer_.channels * per_tile / 2**20:6.1f} MB")
+    print(f"   all {len(blocks)} block layers: {total} tiles ≈ {total * per_tile / 2**20:.0f} MB; "
+          f"{model.num_classes} classes ≈ {model.num_classes * per_tile / 2**20:.0f} MB; "
+          f"bound {atlas_module.DEFAULT_CACHE_BYTES / 2**20:.0f} MB (DREAM_ATLAS_CACHE_MB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,349 @@
+"""The neuron atlas: tiles maximise their channel, batching, the disk cache, Stop, caps,
+class search, and ranking the channels that fire on a photo."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+import dream
+from dream import atlas as atlas_module
+from dream import synthetic_model
+from dream.atlas import Atlas, AtlasSettings, TileCache
+from dream.limits import LimitError
+
+# Few steps keep the tests fast; every property below already holds after them.
+FAST = AtlasSettings(steps=16, batch=4)
+LAYER = "mixed4c"
+
+
+@pytest.fixture
+def make_atlas(model, tmp_path):
+    def make(settings=FAST, **options):
+        options.setdefault("cache_dir", tmp_path / "atlas")
+        return Atlas(model, settings, **options)
+
+    return make
+
+
+@pytest.fixture(scope="module")
+def page_tiles(model):
+    """A page of 8 tiles of mixed4c, rendered once for the tests that only look at them."""
+    return list(Atlas(model, FAST, cache=False).page(LAYER, 0, per_page=8))
+
+
+def _pre_relu_means(model, tiles) -> np.ndarray:
+    """[tile, channel] mean of mixed4c's pre-ReLU tensor (what the tiles maximise)."""
+    tensor = model.pre_relu_of(LAYER)
+    images = np.stack([tile.image for tile in tiles]).astype(np.float32)
+    return model.features([tensor], "float32")(images)[tensor].numpy().mean(axis=(1, 2))
+
+
+# ----------------------------------------------------------------------------- tiles
+
+
+def test_a_tile_maximises_its_own_channel(model, page_tiles):
+    # Each tile's channel is higher on that tile than on any other tile of the page.
+    # A channel that stays negative on its own tile is dead on these random weights: its
+    # best picture is a flat one, and two dead channels' flat tiles tie; they are exempt.
+    means = _pre_relu_means(model, page_tiles)
+    channels = [tile.index for tile in page_tiles]
+    own = means[np.arange(len(channels)), channels]
+    live = own > 0
+    assert live.sum() >= 6, own
+    for k in np.flatnonzero(live):
+        others = np.delete(means[:, channels[k]], k)
+        assert own[k] > others.max(), (channels[k], own[k], others)
+    start = _pre_relu_means(model, [replace(tile, image=image.astype(np.uint8)) for tile, image in
+                                    zip(page_tiles, atlas_module.start_images(channels, FAST))])
+    assert (own[live] > start[np.arange(len(channels)), channels][live] + 5).all()
+
+
+def test_tiles_are_labelled_uint8_pictures(page_tiles):
+    assert [tile.index for tile in page_tiles] == list(range(8))
+    assert [tile.label for tile in page_tiles][:2] == ["mixed4c:0", "mixed4c:1"]
+    for tile in page_tiles:
+        assert tile.image.shape == (128, 128, 3) and tile.image.dtype == np.uint8
+        assert tile.image.std() > 10  # a pattern, not the grey it started near
+        assert not tile.cached and tile.path is None
+
+
+def test_batched_equals_one_by_one(model):
+    # Same seed, same settings, a batch of 4 against one at a time. oneDNN rounds a
+    # batch of another size differently (~1e-4 px after one step) and optimisation from
+    # noise amplifies that, so the tolerance is "the same picture": after 16 steps every
+    # tile correlates at ≥ 0.97 with its one-by-one twin (0.99–1.0 measured, most of
+    # them bit for bit) and differs by ≤ 3 levels on average; tiles of different
+    # channels correlate at ~0.1.
+    channels = [0, 3, 5, 9, 12, 20, 33, 40]
+    batched = list(Atlas(model, FAST, cache=False).tiles(LAYER, channels))
+    alone = list(Atlas(model, replace(FAST, batch=1), cache=False).tiles(LAYER, channels))
+
+    def correlation(a, b):
+        a, b = a.astype(float) - a.mean(), b.astype(float) - b.mean()
+        return (a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum())
+
+    for a, b in zip(batched, alone):
+        assert a.index == b.index
+        assert correlation(a.image, b.image) >= 0.97, a.index
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() <= 3, a.index
+    assert correlation(batched[0].image, batched[1].image) < 0.5
+
+
+def test_tiles_arrive_batch_by_batch(make_atlas):
+    seen = []
+    atlas = make_atlas(cache=False)
+    for tile in atlas.tiles(LAYER, range(6)):
+        seen.append((tile.index, atlas.stats.rendered))
+    # The first batch (4) is yielded before the second (2) is rendered.
+    assert seen == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 6), (5, 6)]
+
+
+def test_class_tiles_and_search(model, make_atlas):
+    assert model.class_index("jellyfish") == 1
+    found = atlas_module.search_classes(model, "fish")
+    assert (1, "jellyfish") in found and (2, "goldfish") in found
+    assert all("fish" in name for _, name in found)
+    with pytest.raises(ValueError, match="Did you mean 'jellyfish'"):
+        atlas_module.search_classes(model, "jelyfish")
+    assert len(atlas_module.search_classes(model, "")) == len(model.class_names)
+
+    atlas = make_atlas(replace(FAST, steps=4))
+    tiles = list(atlas.class_tiles(["jellyfish", 5]))
+    assert [(t.index, t.label) for t in tiles] == [(1, "jellyfish (class 1)"), (5, "tabby (class 5)")]
+    assert tiles[0].path.parent.parent.name == atlas_module.CLASS_LAYER
+    with pytest.raises(ValueError, match="Unknown class"):
+        atlas.class_tiles(["no such class"])
+
+
+# ----------------------------------------------------------------------------- bad input, caps
+
+
+def test_bad_requests_are_refused_before_any_work(make_atlas):
+    atlas = make_atlas()
+    channels = atlas.channel_count(LAYER)
+    with pytest.raises(ValueError, match="Unknown layer 'mixed9z'"):
+        atlas.page("mixed9z")
+    with pytest.raises(ValueError, match="no page 99"):
+        atlas.page(LAYER, 99)
+    last = atlas.page_count(LAYER, 24) - 1
+    assert atlas.page_channels(LAYER, last, 24)[-1] == channels - 1
+    with pytest.raises(ValueError, match=f"no {LAYER} channel {channels}"):
+        atlas.tiles(LAYER, [0, channels])
+    with pytest.raises(LimitError, match="at most 48 tiles"):
+        atlas.tiles(LAYER, range(49))
+    with pytest.raises(LimitError, match="A page holds 1 to 48"):
+        atlas.page(LAYER, 0, per_page=49)
+    with pytest.raises(LimitError, match="at most 48"):
+        atlas.class_tiles(range(1, 50))
+    assert atlas.stats.rendered == 0
+
+
+# ----------------------------------------------------------------------------- stop
+
+
+def test_stop_before_the_first_batch_finishes(make_atlas):
+    atlas = make_atlas(replace(FAST, steps=64))
+    calls = []
+
+    def stop():
+        calls.append(time.perf_counter())
+        return len(calls) > 1  # the check before the batch says go, the first report stops
+
+    assert list(atlas.tiles(LAYER, range(8), should_stop=stop)) == []
+    assert atlas.stats.rendered == 0 and atlas.cache.size() == 0
+    assert len(calls) == 2  # it stopped at the first report (8 of 64 steps)
+
+
+def test_stop_between_batches_keeps_finished_tiles(make_atlas):
+    atlas = make_atlas()
+    tiles = []
+    for tile in atlas.tiles(LAYER, range(8), should_stop=lambda: len(tiles) >= 4):
+        tiles.append(tile)
+    assert [t.index for t in tiles] == [0, 1, 2, 3]
+    assert atlas.stats.rendered == 4
+    # What finished is cached: asking again renders only the rest.
+    again = list(atlas.tiles(LAYER, range(8)))
+    assert [t.cached for t in again] == [True] * 4 + [False] * 4
+    assert atlas.stats.rendered == 8
+
+
+def test_progress_is_reported(make_atlas):
+    fractions = []
+    list(make_atlas(cache=False).tiles(LAYER, range(4), progress=fractions.append))
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) == 2
+
+
+# ----------------------------------------------------------------------------- the disk cache
+
+
+def test_a_second_request_computes_nothing(make_atlas, monkeypatch):
+    atlas = make_atlas()
+    first = list(atlas.page(LAYER, 1, per_page=4))
+    assert atlas.stats.rendered == 4 and atlas.stats.from_cache == 0
+    assert all(t.path.is_file() for t in first)
+
+    # Another atlas on the same folder (another worker, or after a restart): the engine
+    # must not be called at all.
+    monkeypatch.setattr(atlas.engine, "run", lambda *a, **k: pytest.fail("the engine ran"))
+    for again in (atlas, make_atlas()):
+        tiles = list(again.page(LAYER, 1, per_page=4))
+        assert again.stats.rendered == (4 if again is atlas else 0)
+        assert again.stats.from_cache == 4 and all(t.cached for t in tiles)
+        for a, b in zip(first, tiles):
+            assert a.index == b.index and np.array_equal(a.image, b.image)
+
+
+def test_cache_layout_and_key(model, make_atlas, tmp_path):
+    atlas = make_atlas()
+    tile = next(iter(atlas.tiles(LAYER, [7])))
+    hash_folder = atlas_module.model_hash(model)[:16]
+    assert tile.path == (tmp_path / "atlas" / hash_folder / LAYER / FAST.key() / "7.png")
+    assert (tile.path.parent / "settings.json").is_file()
+    assert atlas.cached(LAYER, 7) is not None and atlas.cached(LAYER, 8) is None
+    # Settings that change the pixels change the key; the batch size does not.
+    assert replace(FAST, steps=17).key() != FAST.key()
+    assert replace(FAST, pre_relu=False).key() != FAST.key()
+    assert replace(FAST, batch=1).key() == FAST.key()
+
+
+def test_a_changed_model_file_invalidates_the_cache(tmp_path, model_width):
+    folder = synthetic_model.write_model_dir(tmp_path / "model", width=model_width, seed=3)
+    cache = tmp_path / "atlas"
+    settings = replace(FAST, steps=2)
+    first = dream.load_model(folder)
+    atlas = Atlas(first, settings, cache_dir=cache)
+    list(atlas.tiles("mixed3a", [0, 1]))
+    assert atlas.stats.rendered == 2
+
+    # The same bytes loaded again (a restart): a new model object, the same hash.
+    reloaded = dream.model._load(folder / synthetic_model.GRAPH_FILE, folder / synthetic_model.LABELS_FILE)
+    assert reloaded is not first
+    again = Atlas(reloaded, settings, cache_dir=cache)
+    list(again.tiles("mixed3a", [0, 1]))
+    assert again.stats.rendered == 0 and again.stats.from_cache == 2
+
+    # Other weights in the same file: load_model sees the new file, the tiles are stale.
+    synthetic_model.write_model_dir(folder, width=model_width, seed=4)
+    stat = (folder / synthetic_model.GRAPH_FILE).stat()
+    os.utime(folder / synthetic_model.GRAPH_FILE, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    changed = dream.load_model(folder)
+    assert changed is not first
+    assert atlas_module.model_hash(changed) != atlas_module.model_hash(first)
+    fresh = Atlas(changed, settings, cache_dir=cache)
+    tiles = list(fresh.tiles("mixed3a", [0, 1]))
+    assert fresh.stats.rendered == 2 and not any(t.cached for t in tiles)
+
+
+def test_the_cache_stays_within_its_bound(tmp_path):
+    # Noise PNGs of one size; room for 5.5 of them. Writing the sixth evicts down to 90 %
+    # of the bound (4 tiles), least recently used first.
+    rng = np.random.default_rng(0)
+    probe = TileCache(tmp_path / "probe")
+    probe.write(tmp_path / "probe" / "x.png", rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    size = probe.size()
+    cache = TileCache(tmp_path / "c", max_bytes=int(5.5 * size))
+    paths = [tmp_path / "c" / "model" / "layer" / "key" / f"{k}.png" for k in range(6)]
+    for k, path in enumerate(paths[:5]):
+        cache.write(path, rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))
+        os.utime(path, (1000 + k, 1000 + k))  # a clear age order
+    assert cache.read(paths[0]) is not None  # used again: now the most recent
+    cache.write(paths[5], rng.integers(0, 256, (48, 48, 3), dtype=np.uint8))
+    assert cache.size() <= 5.5 * size
+    assert [path.is_file() for path in paths] == [True, False, False, True, True, True]
+
+
+def test_a_damaged_tile_is_rendered_again(make_atlas):
+    atlas = make_atlas()
+    tile = next(iter(atlas.tiles(LAYER, [2])))
+    tile.path.write_bytes(b"not a png")
+    again = next(iter(atlas.tiles(LAYER, [2])))
+    assert not again.cached and atlas.stats.rendered == 2
+
+
+# ----------------------------------------------------------------------------- what fires on my photo
+
+
+def test_rank_channels_orders_by_mean_activation(model, picture):
+    ranking = atlas_module.rank_channels(model, picture, LAYER, top=10)
+    means = atlas_module.channel_means(model, picture[None], LAYER)[0]
+    expected = np.argsort(-means, kind="stable")[:10]
+    assert [c.channel for c in ranking.channels] == list(expected)
+    assert [c.rank for c in ranking.channels] == list(range(10))
+    got = [c.mean_activation for c in ranking.channels]
+    assert got == sorted(got, reverse=True)
+    assert np.allclose(got, means[expected], rtol=1e-5)
+    assert ranking.image.shape == picture.shape
+    for channel in ranking.channels:
+        assert channel.heat.shape == picture.shape[:2] and channel.heat.dtype == np.float32
+        assert 0.0 <= channel.heat.min() and channel.heat.max() == pytest.approx(1.0)
+        assert channel.overlay.shape == picture.shape and channel.overlay.dtype == np.uint8
+
+
+def test_the_heat_map_shows_where_a_channel_fires(model, page_tiles):
+    # A photo that is grey but for one channel's tile in its top-left corner: that
+    # channel's heat map is hotter on the tile than on the grey.
+    means = _pre_relu_means(model, page_tiles)
+    live = [t for k, t in enumerate(page_tiles) if means[k, t.index] > 0]
+    tile = live[0]
+    photo = np.full((256, 320, 3), 118, np.uint8)
+    photo[:128, :128] = tile.image
+    ranking = atlas_module.rank_channels(model, photo, LAYER, top=model.layer(LAYER).channels)
+    heat = next(c.heat for c in ranking.channels if c.channel == tile.index)
+    inside, outside = heat[16:112, 16:112].mean(), heat[160:, 160:].mean()
+    assert inside > outside + 0.2, (inside, outside)
+
+
+def test_rank_channels_bad_input(model, picture):
+    with pytest.raises(ValueError, match="Unknown layer"):
+        atlas_module.rank_channels(model, picture, "mixed9z")
+    with pytest.raises(ValueError, match="top must be between 1 and"):
+        atlas_module.rank_channels(model, picture, LAYER, top=0)
+    big = np.zeros((700, 900, 3), np.uint8)
+    ranking = atlas_module.rank_channels(model, big, LAYER, top=2)
+    assert max(ranking.image.shape[:2]) == atlas_module.RANK_MAX_SIDE and ranking.notes
+    assert ranking.channels[0].heat.shape == ranking.image.shape[:2]
+
+
+def test_heat_overlay_and_colours():
+    heat = np.linspace(0, 1, 50, dtype=np.float32)[None].repeat(10, 0)
+    colours = atlas_module.colorize(heat)
+    assert colours.dtype == np.uint8 and tuple(colours[0, 0]) == (0, 0, 4)
+    assert tuple(colours[0, -1]) == (252, 255, 164)
+    photo = np.full((10, 50, 3), 200, np.uint8)
+    overlay = atlas_module.heat_overlay(photo, heat)
+    assert overlay.shape == photo.shape and overlay.dtype == np.uint8
+    assert overlay[0, 0].mean() < overlay[0, -1].mean()  # silent: dimmed; firing: bright colour
+    with pytest.raises(ValueError):
+        atlas_module.heat_overlay(photo, heat[:, :10])
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def test_parse_indices():
+    assert atlas_module.parse_indices("0-3,7,2", 10) == [0, 1, 2, 3, 7]
+    assert atlas_module.parse_indices("all", 3) == [0, 1, 2]
+    with pytest.raises(ValueError, match="outside 0–9"):
+        atlas_module.parse_indices("5-10", 10)
+    with pytest.raises(ValueError, match="Cannot read"):
+        atlas_module.parse_indices("a-b", 10)
+
+
+def test_command_line_precomputes_into_the_cache(model_dir, tmp_path, capsys):
+    cache = tmp_path / "atlas"
+    code = atlas_module.main(["--layer", "mixed3a", "--model", str(model_dir), "--channels", "0-2",
+                              "--steps", "2", "--cache-dir", str(cache)])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "3/3 tiles (3 rendered, 0 cached)" in out and "done: 3 rendered" in out
+    assert len(list(cache.rglob("*.png"))) == 3
+    atlas_module.main(["--layer", "mixed3a", "--model", str(model_dir), "--channels", "0-2",
+                       "--steps", "2", "--cache-dir", str(cache)])
+    assert "done: 0 rendered, 3 were cached" in capsys.readouterr().out
+    assert atlas_module.main(["--layer", "nope", "--model", str(model_dir)]) == 2
+    assert "Unknown layer" in capsys.readouterr().err
