@@ -2,6 +2,8 @@
 
     python benchmarks/bench_atlas.py            # ~6 minutes on 2 cores
     python benchmarks/bench_atlas.py --quick    # fewer steps and tiles (~1.5 minutes)
+    python benchmarks/bench_atlas.py --study    # + the steps study (~5 more minutes)
+    python benchmarks/bench_atlas.py --sheet docs/atlas.png   # + the README's picture
 
 Uses the width-1.0 generated graph (`dream.synthetic_model`, `$BENCH_MODEL_DIR` or a
 temporary folder, generated if missing): random weights, but the real inception5h's shapes,
@@ -14,6 +16,9 @@ so a step costs what it costs on the real model. The tiles go to a fresh tempora
 3. **The same page again** through the cache: the time and the counters (nothing computed).
 4. **Class tiles** (the whole network at 224 px) per tile, batched.
 5. **Cache size**: bytes per tile on disk, and per layer (channels × bytes per tile).
+6. With `--study`: how far a tile's channel has risen after n steps, as a share of where
+   it is after 512 steps at 4 px per step (≈ Lucid's `render_vis`: 512 steps of Adam at
+   lr 0.05, which moves a 128 px Fourier image by ~4 px RMS per step), for 4 and 8 px.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--layer", default="mixed4c")
     parser.add_argument("--steps", type=int, help="steps per tile (default: the atlas's)")
+    parser.add_argument("--study", action="store_true", help="also the steps study (section 6)")
+    parser.add_argument("--sheet", help="write the cold page as a labelled grid to this PNG, "
+                                        "with what fires on assets/cat.jpg")
     args = parser.parse_args()
 
     import dream
@@ -144,6 +152,84 @@ def main() -> None:
     print(f"   all {len(blocks)} block layers: {total} tiles ≈ {total * per_tile / 2**20:.0f} MB; "
           f"{model.num_classes} classes ≈ {model.num_classes * per_tile / 2**20:.0f} MB; "
           f"bound {atlas_module.DEFAULT_CACHE_BYTES / 2**20:.0f} MB (DREAM_ATLAS_CACHE_MB)")
+
+    if args.sheet:
+        write_sheet(model, layer, batched_tiles, Path(args.sheet), steps)
+    if args.study:
+        steps_study(model, engine, tensor, settings)
+
+
+def write_sheet(model, layer, tiles, path: Path, steps: int) -> None:
+    """The page as a labelled grid, and below it what fires on a photo (the README's)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from dream import atlas as atlas_module
+
+    grid = atlas_module.contact_sheet(
+        tiles, columns=8, title=f"Neuron atlas: {layer} channels {tiles[0].index}-{tiles[-1].index}, {steps} steps "
+                                f"at 128 px (the generated graph: random weights)")
+    photo_path = ROOT / "assets" / "cat.jpg"
+    ranking = atlas_module.rank_channels(model, photo_path, layer, top=5)
+    height = 118
+    scaled = [Image.fromarray(ranking.image)] + [Image.fromarray(c.overlay) for c in ranking.channels]
+    scaled = [image.resize((round(image.width * height / image.height), height)) for image in scaled]
+    labels = ["assets/cat.jpg"] + [f"{layer}:{c.channel}  mean {c.mean_activation:.0f}"
+                                   for c in ranking.channels]
+    pad = 6
+    width = max(grid.shape[1], pad + sum(image.width + pad for image in scaled))
+    strip = Image.new("RGB", (width, 24 + height + 20 + pad), (250, 250, 250))
+    draw = ImageDraw.Draw(strip)
+    font = ImageFont.load_default()
+    draw.text((pad, 6), f"What fires on my photo: rank_channels(model, photo, {layer!r}, top=5)",
+              fill=(20, 20, 20), font=font)
+    x = pad
+    for image, label in zip(scaled, labels):
+        strip.paste(image, (x, 24))
+        draw.text((x + 2, 24 + height + 3), label, fill=(20, 20, 20), font=font)
+        x += image.width + pad
+    sheet = Image.new("RGB", (width, grid.shape[0] + strip.height), (250, 250, 250))
+    sheet.paste(Image.fromarray(grid), (0, 0))
+    sheet.paste(strip, (0, grid.shape[0]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, optimize=True)
+    print(f"\nwrote {path} ({sheet.width}×{sheet.height})")
+
+
+def steps_study(model, engine, tensor, settings) -> None:
+    import tensorflow as tf
+
+    from dream import atlas as atlas_module
+    from dream import objectives
+    from dream.engine import OptimizerState
+    from dream.limits import Limits
+
+    channels = [3, 40, 97, 150, 222, 301, 405, 480]
+    checkpoints = (16, 32, 64, 96, 128, 192, 256, 512)
+    features = model.features([tensor], "float32")
+
+    def own(images):
+        means = features(tf.constant(np.rint(np.clip(images, 0, 255))))[tensor].numpy().mean(axis=(1, 2))
+        return means[np.arange(len(channels)), channels]
+
+    start = atlas_module.start_images(channels, settings)
+    curves = {}
+    for step_size in (4.0, 8.0):
+        state, images, done, curve = OptimizerState(), start, 0, {}
+        for checkpoint in checkpoints:
+            schedule = replace(settings.schedule(), steps=checkpoint - done, step_size=step_size)
+            images = engine.run(objectives.channels(tensor, channels), images, schedule,
+                                optimizer_state=state, step_offset=done, limits=Limits(max_steps=512))
+            done = checkpoint
+            curve[checkpoint] = own(images)
+        curves[step_size] = curve
+    reference = curves[4.0][512]
+    live = reference > 0
+    print(f"\n6. channel value after n steps / after 512 steps at 4 px (Lucid's rate); mean over "
+          f"{live.sum()} of {len(channels)} channels of {tensor} (the others stay negative)")
+    print("   steps " + " ".join(f"{c:6d}" for c in checkpoints))
+    for step_size, curve in curves.items():
+        shares = [float(np.mean(curve[c][live] / reference[live])) for c in checkpoints]
+        print(f"   {step_size:3.0f} px " + " ".join(f"{share:6.2f}" for share in shares))
 
 
 if __name__ == "__main__":

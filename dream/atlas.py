@@ -96,13 +96,14 @@ class AtlasSettings:
     """
 
     size: int = 128          # Lucid's `param.image(128)`; Microscope's tiles are this scale
-    # Adam steps. Measured on the width-1.0 graph (benchmarks/bench_atlas.py, module
-    # docstring of dream.atlas): 96 steps reach ~75 % of the channel's value after 512
-    # (Lucid's default) and the tiles already show their final motifs; a page of 24 takes
-    # about a minute on 2 cores.
-    steps: int = 96
-    # Adam's step in RMS pixels (0..255). Lucid's lr 0.05 on its Fourier coefficients is
-    # ~4 px per step at 128 px; 8 px reaches the same value in half the steps here.
+    # Adam steps. On the width-1.0 graph (`benchmarks/bench_atlas.py --study`) a tile is
+    # already its channel's maximum among the page's tiles after 16 steps; its motif is
+    # settled by ~96 and later steps mostly deepen its contrast. After 128 steps the
+    # channel is at 0.68 of where 512 steps at Lucid's rate take it (96: 0.64, 192: 0.81);
+    # a page of 24 then takes ~40 s on 2 free cores (~80 s when they are shared).
+    steps: int = 128
+    # Adam's step in RMS pixels (0..255). Lucid's lr 0.05 on its Fourier coefficients moves
+    # a 128 px image by ~4 px RMS per step; 8 px gets further in the first ~200 steps.
     step_size: float = 8.0
     noise: float = 8.0       # RMS pixels of the starting 1/f noise
     seed: int = 0
@@ -275,6 +276,20 @@ class TileCache:
         return total
 
 
+_CACHES: dict[tuple[Path, int], TileCache] = {}
+_CACHES_LOCK = threading.Lock()
+
+
+def tile_cache(root: Path, max_bytes: int = DEFAULT_CACHE_BYTES) -> TileCache:
+    """The process's one `TileCache` for `root`, so every atlas writing there (any model,
+    any settings) adds to one running total."""
+    key = (Path(root).resolve(), int(max_bytes))
+    with _CACHES_LOCK:
+        if key not in _CACHES:
+            _CACHES[key] = TileCache(key[0], key[1])
+        return _CACHES[key]
+
+
 def default_cache_dir() -> Path:
     """`<cache root>/atlas`, beside the downloaded model (`DREAM_CACHE_DIR` moves both)."""
     return _cache_root() / "atlas"
@@ -302,8 +317,8 @@ class Atlas:
         self.model = model
         self.settings = settings.validated()
         self.engine = engine_for(model)
-        self.cache = TileCache(Path(cache_dir) if cache_dir else default_cache_dir(),
-                               max_cache_bytes) if cache else None
+        self.cache = (tile_cache(Path(cache_dir) if cache_dir else default_cache_dir(), max_cache_bytes)
+                      if cache else None)
         self.max_tiles = int(max_tiles)
         self.stats = AtlasStats()
         self._stats_lock = threading.Lock()
@@ -376,6 +391,20 @@ class Atlas:
         indices = self._checked_indices(indices, self.model.num_classes, "class")
         return self._tiles(CLASS_LAYER, indices, objectives.class_logits,
                            lambda i: f"{self.class_name(i)} (class {i})", should_stop, progress)
+
+    def class_page(self, query: str = "", page: int = 0, per_page: int = DEFAULT_PER_PAGE, *,
+                   should_stop: StopCallback | None = None,
+                   progress: ProgressCallback | None = None) -> Iterator[Tile]:
+        """Yields the tiles of page `page` (0-based) of the classes matching `query` (see
+        `search_classes`; "" is every class), as `tiles`."""
+        indices = [index for index, _ in search_classes(self.model, query)]
+        per_page = self._checked_per_page(per_page)
+        pages = math.ceil(len(indices) / per_page)
+        if not 0 <= page < pages:
+            raise ValueError(f"{len(indices)} classes match {query!r}: {pages} pages of {per_page} "
+                             f"(0–{pages - 1}); there is no page {page}.")
+        return self.class_tiles(indices[page * per_page:(page + 1) * per_page],
+                                should_stop=should_stop, progress=progress)
 
     def class_name(self, index: int) -> str:
         labels = self.model.labels
@@ -612,8 +641,9 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.
     the channel is silent the photo shows dimmed, where it fires the colour covers it."""
     if image.shape[:2] != heat.shape:
         raise ValueError(f"The heat map is {heat.shape}, the image {image.shape[:2]}.")
-    weight = (alpha * np.clip(heat, 0.0, 1.0) ** 0.5)[..., None]
-    photo = image.astype(np.float32) * (0.55 + 0.45 * np.clip(heat, 0.0, 1.0)[..., None])
+    heat = np.clip(heat, 0.0, 1.0)
+    weight = alpha * heat[..., None]
+    photo = image.astype(np.float32) * (0.45 + 0.55 * heat[..., None])
     return to_uint8(photo * (1 - weight) + colorize(heat).astype(np.float32) * weight)
 
 
@@ -733,7 +763,7 @@ __all__ = [
     "Atlas", "AtlasSettings", "AtlasStats", "ChannelRanking", "CLASS_LAYER", "DEFAULT_SETTINGS",
     "MAX_TILES_PER_REQUEST", "RankedChannel", "Tile", "TileCache", "atlas_for", "channel_means",
     "colorize", "contact_sheet", "default_cache_dir", "heat_overlay", "model_hash",
-    "precompute", "rank_channels", "search_classes", "start_images",
+    "precompute", "rank_channels", "search_classes", "start_images", "tile_cache",
 ]
 
 

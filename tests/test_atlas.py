@@ -118,6 +118,12 @@ def test_class_tiles_and_search(model, make_atlas):
     assert tiles[0].path.parent.parent.name == atlas_module.CLASS_LAYER
     with pytest.raises(ValueError, match="Unknown class"):
         atlas.class_tiles(["no such class"])
+    page = list(atlas.class_page("fish", 0, per_page=2))
+    assert [t.index for t in page] == [1, 2] and all(t.cached for t in page[:1])
+    with pytest.raises(ValueError, match="no page 5"):
+        atlas.class_page("fish", 5, per_page=2)
+    with pytest.raises(ValueError, match="No class name contains 'zzz'"):
+        atlas.class_page("zzz")
 
 
 # ----------------------------------------------------------------------------- bad input, caps
