@@ -33,7 +33,6 @@ internally, so several images can later be optimised at once.
 from __future__ import annotations
 
 import threading
-import weakref
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
@@ -238,8 +237,6 @@ class Engine:
     def __init__(self, model: InceptionModel) -> None:
         self.model = model
         self.trace_count = 0  # how many times any step graph was traced (benchmarks)
-        self._compiled: dict = {}
-        self._lock = threading.Lock()
 
     # --- public
 
@@ -381,14 +378,18 @@ class Engine:
 
     # --- compilation
 
+    def step_key(self, objective: Objective, schedule: Schedule) -> tuple:
+        """What the compiled step of (objective, schedule) depends on: the objective's
+        structure and the schedule's options that change the graph (not its numbers)."""
+        return ("step", objective.key, schedule.laplacian_levels, schedule.optimizer,
+                schedule.parametrization, schedule.transforms, schedule.normalization,
+                self.precision_of(schedule))
+
     def _step_function(self, objective: Objective, schedule: Schedule):
-        key = (objective.key, schedule.laplacian_levels, schedule.optimizer,
-               schedule.parametrization, schedule.transforms, schedule.normalization,
-               self.precision_of(schedule))
-        with self._lock:
-            if key not in self._compiled:
-                self._compiled[key] = self._compile(objective, schedule)
-            return self._compiled[key]
+        # Kept with the model's feature functions under one bound (`FunctionCache`): each
+        # step holds its own graph (18–28 MB on the full-size model), so they cannot pile up.
+        return self.model.function_cache.get(self.step_key(objective, schedule),
+                                             lambda: self._compile(objective, schedule))
 
     def _compile(self, objective: Objective, schedule: Schedule):
         terms_of = self._terms_function(objective, self.precision_of(schedule))
@@ -498,16 +499,18 @@ class Engine:
         return ascend
 
 
-_ENGINES: "weakref.WeakKeyDictionary[InceptionModel, Engine]" = weakref.WeakKeyDictionary()
 _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(model: InceptionModel) -> Engine:
     """The engine of `model`, created once so its compiled steps are reused."""
+    # Kept on the model itself: a dictionary keyed by models (even weakly) would keep every
+    # model alive, since its engine refers to it.
     with _ENGINES_LOCK:
-        if model not in _ENGINES:
-            _ENGINES[model] = Engine(model)
-        return _ENGINES[model]
+        engine = vars(model).get("_engine")
+        if engine is None:
+            engine = model._engine = Engine(model)
+        return engine
 
 
 def total_octave_steps(height: int, width: int, schedule: Schedule) -> int:

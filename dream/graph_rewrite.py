@@ -211,3 +211,44 @@ def to_bfloat16(graph_def) -> "tf.compat.v1.GraphDef":
             value = const_value(node).astype(tf.bfloat16.as_numpy_dtype)
             copy.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
     return converted
+
+
+def shared_weight_names(graph_def, min_elements: int) -> tuple[str, ...]:
+    """The floating-point constants of at least `min_elements` values (the weights)."""
+    floats = (tf.float32.as_datatype_enum, tf.bfloat16.as_datatype_enum)
+    names = []
+    for node in graph_def.node:
+        if node.op != "Const" or node.attr["dtype"].type not in floats:
+            continue
+        shape = node.attr["value"].tensor.tensor_shape
+        if int(np.prod([dim.size for dim in shape.dim])) >= min_elements:
+            names.append(node.name)
+    return tuple(names)
+
+
+def read_from_resources(graph_def, shared_names: dict[str, str],
+                        container: str) -> "tf.compat.v1.GraphDef":
+    """The graph with each constant named in `shared_names` read from a resource instead.
+
+    `shared_names` maps a Const node's name to the name its value is stored under in
+    TensorFlow's resource manager (`container`). The node becomes `<name>/handle`
+    (VarHandleOp) and `<name>` (ReadVariableOp), so everything that read the constant reads
+    the stored tensor, and the graph holds no copy of it. Like the constant, both nodes
+    have no inputs, which matters inside loops (see `dream.model.SharedWeights`).
+    """
+    result = tf.compat.v1.GraphDef()
+    result.versions.CopyFrom(graph_def.versions)
+    for node in graph_def.node:
+        if node.name not in shared_names:
+            result.node.add().CopyFrom(node)
+            continue
+        dtype = tf.as_dtype(node.attr["dtype"].type)
+        shape = [dim.size for dim in node.attr["value"].tensor.tensor_shape.dim]
+        handle = make_node(f"{node.name}/handle", "VarHandleOp", device=node.device, dtype=dtype,
+                           container=container.encode(),
+                           shared_name=shared_names[node.name].encode())
+        handle.attr["shape"].shape.CopyFrom(tf.TensorShape(shape).as_proto())
+        result.node.append(handle)
+        result.node.append(make_node(node.name, "ReadVariableOp", [handle.name], device=node.device,
+                                     dtype=dtype))
+    return result

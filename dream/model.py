@@ -15,21 +15,31 @@ per process; layer names, channel counts and class names are read from the files
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
+import gc
+import logging
 import os
+import re
 import shutil
 import threading
+import uuid
+import weakref
 import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Hashable, Iterator, Mapping, Sequence, TypeVar
 
 import tensorflow as tf
+from tensorflow.python.ops import gen_resource_variable_ops
 
-from dream.graphdefs import channel_counts
-from dream.graph_rewrite import input_substitutes, optimize_for_gradients, to_bfloat16
+from dream.graphdefs import channel_counts, const_value
+from dream.graph_rewrite import (input_substitutes, optimize_for_gradients, read_from_resources,
+                                 shared_weight_names, to_bfloat16)
+
+LOG = logging.getLogger(__name__)
 
 MODEL_URL = "https://storage.googleapis.com/download.tensorflow.org/models/inception5h.zip"
 GRAPH_FILE = "tensorflow_inception_graph.pb"
@@ -49,10 +59,30 @@ PRECISIONS = ("float32", "bfloat16")
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 # The main path's feature layers, in order; every block also exposes its branches.
 BLOCK_PREFIXES = ("conv2d", "mixed")
+# Nodes a graph must have to be taken for inception5h: the input, the default dream layer
+# and the class logits.
+REQUIRED_NODES = (INPUT_NODE, "mixed4c", CLASS_LOGITS)
+
+# How many compiled functions a model keeps: its feature functions and the engine's steps
+# together (`FunctionCache`), beyond those pinned by the start-up warm-up. Measured on the
+# full-size graph (width 1.0) with the weights shared (`SharedWeights`): a compiled step
+# costs 18–28 MB (mixed3a … mixed5a; the objective's depth sets its size), a feature function
+# about 3 MB; the tabs' defaults are 6 entries (benchmarks/memory.py). 12 keeps the defaults
+# and a handful of users' own settings compiled while bounding the rest to ~300 MB.
+# `$DREAM_FUNCTION_CACHE` overrides it (a machine with more memory can keep more).
+FUNCTION_CACHE_SIZE = 12
+# Constants with at least this many values (every convolution's weights, the LRN bands) are
+# stored once per model and precision and read by reference (`SharedWeights`); the small
+# ones (biases, shapes, scalars) stay in each graph, where the optimiser can fold them.
+SHARED_WEIGHT_MIN_ELEMENTS = 1024
 
 
 class ModelUnavailable(RuntimeError):
-    """The model could be neither found locally nor downloaded."""
+    """The model could be neither found locally nor downloaded.
+
+    Its message names files by their base name only (it may reach a web page); the full
+    paths are logged.
+    """
 
 
 @dataclass(frozen=True)
@@ -67,6 +97,15 @@ def _cache_root() -> Path:
         return Path(os.environ["DREAM_CACHE_DIR"]).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(xdg) / "deep-dream-studio"
+
+
+# An absolute path (not a URL's path): replaced by its last part in messages.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w/:.])/(?:[^\s'\"(),;/]+/)+([^\s'\"(),;]*)")
+
+
+def _without_paths(text: str) -> str:
+    """`text` (e.g. an OS error's message) with every absolute path cut to its last part."""
+    return _ABSOLUTE_PATH.sub(lambda match: match.group(1) or "(a folder)", text)
 
 
 def _model_url() -> str:
@@ -90,25 +129,44 @@ def _extract(zip_path: Path, into: Path) -> Path:
     try:
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(into)
-    except zipfile.BadZipFile as error:
-        raise ModelUnavailable(f"{zip_path} is not a valid zip archive ({error}).") from error
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as error:
+        LOG.warning("Extracting %s into %s failed: %s", zip_path, into, error)
+        shutil.rmtree(into, ignore_errors=True)  # no half-extracted copy is trusted later
+        raise ModelUnavailable(
+            f"{zip_path.name} is not a valid zip file ({type(error).__name__}). "
+            f"{_WHERE_TO_POINT}") from error
     return into
+
+
+# How to fix a wrong DREAM_MODEL_DIR, said at the end of every message about one.
+_WHERE_TO_POINT = (f"Point DREAM_MODEL_DIR at the folder holding {GRAPH_FILE} and {LABELS_FILE}, "
+                   f"or at inception5h.zip from {MODEL_URL}.")
 
 
 def _from_user_path(path: Path) -> tuple[Path, Path]:
     """Model files from a folder or a zip the user pointed at; no download fallback."""
     path = path.expanduser()
-    if path.is_file() and zipfile.is_zipfile(path):
+    if path.is_file():
+        if path.name == GRAPH_FILE and (path.parent / LABELS_FILE).is_file():
+            return path, path.parent / LABELS_FILE  # the graph file itself, labels beside it
+        if not zipfile.is_zipfile(path):
+            LOG.warning("The model path %s is a file but not a zip archive", path)
+            raise ModelUnavailable(f"{path.name} is not a valid zip file. {_WHERE_TO_POINT}")
         target = _cache_root() / "extracted" / f"{path.stem}-{path.stat().st_mtime_ns}"
         if _files_in(target) is None:
             _extract(path, target)
-        path = target
+        found = _files_in(target)
+        if found is None:
+            LOG.warning("%s (extracted into %s) holds no model files", path, target)
+            raise ModelUnavailable(
+                f"{path.name} holds no {GRAPH_FILE} and {LABELS_FILE}. {_WHERE_TO_POINT}")
+        return found
     if path.is_dir() and (found := _files_in(path)):
         return found
+    LOG.warning("No model files at %s", path)
+    what = "folder" if path.is_dir() else "path (it does not exist)"
     raise ModelUnavailable(
-        f"No {GRAPH_FILE} and {LABELS_FILE} found at {path}. Point DREAM_MODEL_DIR at the "
-        f"folder holding them, or at inception5h.zip from {MODEL_URL}."
-    )
+        f"No {GRAPH_FILE} and {LABELS_FILE} found in the {what} {path.name!r}. {_WHERE_TO_POINT}")
 
 
 def _download(cache: Path, force: bool) -> Path:
@@ -120,9 +178,11 @@ def _download(cache: Path, force: bool) -> Path:
             cache_subdir="models", force_download=force,
         )
     except Exception as error:  # noqa: BLE001 - any network/IO failure means "unavailable"
+        LOG.warning("Downloading %s into %s failed: %r", _model_url(), cache, error)
         raise ModelUnavailable(
             f"The inception5h model is not cached and could not be downloaded from "
-            f"{_model_url()} ({type(error).__name__}: {error}). Download inception5h.zip "
+            f"{_model_url()} ({type(error).__name__}: {_without_paths(str(error))}). "
+            f"Download inception5h.zip "
             f"on a machine with internet and set DREAM_MODEL_DIR to the zip or to the "
             f"folder holding {GRAPH_FILE} and {LABELS_FILE}."
         ) from error
@@ -165,7 +225,7 @@ def _is_valid_graph(graph_file: Path) -> bool:
         names = {node.name for node in _parse_graph(graph_file).node}
     except Exception:  # noqa: BLE001 - a truncated protobuf raises DecodeError and friends
         return False
-    return {INPUT_NODE, CLASS_LOGITS, "mixed4c"} <= names
+    return set(REQUIRED_NODES) <= names
 
 
 # ----------------------------------------------------------------------------- graph facts
@@ -225,6 +285,201 @@ def _read_labels(labels_file: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in labels_file.read_text(errors="replace").splitlines())
 
 
+# ----------------------------------------------------------------------------- compiled functions
+
+
+Built = TypeVar("Built")
+
+
+class FunctionCache:
+    """The compiled functions of one model, the least recently used dropped beyond `size`.
+
+    One bound for everything compiled on a model's graph: its feature functions
+    (`InceptionModel.features`) and the engine's optimisation steps (`dream.engine.Engine`).
+    Every distinct setting a caller can send (a layer, a Laplacian depth, an optimiser, …)
+    compiles a function, so without a bound memory grows with the variety of requests.
+
+    - **Eviction frees.** A dropped function is collected (`gc.collect()`: TensorFlow's
+      function graphs hold reference cycles), and TensorFlow then removes its FunctionDefs
+      and compiled kernels from the eager context (`AtomicFunction.__del__`), so the memory
+      is reused (tests/test_engine.py checks a weak reference and the context's names).
+    - **Eviction never breaks a caller.** Whoever got a function holds a reference to it,
+      so a function evicted while it runs stays alive until that caller lets go; the next
+      request for its key compiles it again.
+    - **Pinned entries** (built or used inside `pinning()`, e.g. by the start-up warm-up:
+      every tab's default request) are never evicted and do not count against `size`.
+    - **One compile per key.** Concurrent requests for a key being built wait for it;
+      different keys build in parallel; nested builds (a step that needs feature functions)
+      are fine.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"The function cache needs room for at least one entry (got {size}).")
+        self.size = int(size)
+        self.builds = 0
+        self.evictions = 0
+        self._entries: OrderedDict[Hashable, object] = OrderedDict()
+        self._pinned: dict[Hashable, object] = {}
+        self._building: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._pinning = threading.local()
+
+    def get(self, key: Hashable, build: Callable[[], Built]) -> Built:
+        """The function stored under `key`, built by `build()` the first time."""
+        while True:
+            with self._lock:
+                found = self._lookup(key)
+                if found is not None:
+                    return found
+                pending = self._building.get(key)
+                if pending is None:
+                    pending = self._building[key] = threading.Event()
+                    break
+            pending.wait()  # another thread builds it; take it from the cache (or retry)
+        try:
+            built = build()
+        except BaseException:
+            with self._lock:
+                del self._building[key]
+            pending.set()
+            raise
+        with self._lock:
+            self.builds += 1
+            del self._building[key]
+            self._store(key, built)
+            evicted = self._trim()
+        pending.set()
+        if evicted:
+            del evicted
+            gc.collect()  # TensorFlow's graphs are cycles: free them now, not eventually
+        return built
+
+    def _lookup(self, key: Hashable):
+        if key in self._pinned:
+            return self._pinned[key]
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            if self._is_pinning():
+                self._pinned[key] = self._entries.pop(key)
+                return self._pinned[key]
+            return self._entries[key]
+        return None
+
+    def _store(self, key: Hashable, built) -> None:
+        if self._is_pinning():
+            self._pinned[key] = built
+        else:
+            self._entries[key] = built
+
+    def _trim(self) -> list:
+        evicted = []
+        while len(self._entries) > self.size:
+            evicted.append(self._entries.popitem(last=False)[1])
+            self.evictions += 1
+        return evicted
+
+    def _is_pinning(self) -> bool:
+        return getattr(self._pinning, "depth", 0) > 0
+
+    @contextlib.contextmanager
+    def pinning(self) -> Iterator[None]:
+        """Within this block (in this thread) every function built or used is pinned."""
+        self._pinning.depth = getattr(self._pinning, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            self._pinning.depth -= 1
+
+    def clear(self) -> None:
+        """Drops every function, pinned or not (the next requests compile again)."""
+        with self._lock:
+            self._entries.clear()
+            self._pinned.clear()
+        gc.collect()
+
+    def keys(self) -> list[Hashable]:
+        """Pinned keys first, then the others from least to most recently used."""
+        with self._lock:
+            return [*self._pinned, *self._entries]
+
+    @property
+    def pinned(self) -> int:
+        return len(self._pinned)
+
+    def __len__(self) -> int:
+        return len(self._pinned) + len(self._entries)
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._pinned or key in self._entries
+
+
+def function_cache_size_default() -> int:
+    """`$DREAM_FUNCTION_CACHE` if set, else `FUNCTION_CACHE_SIZE`."""
+    value = os.environ.get("DREAM_FUNCTION_CACHE", "").strip()
+    return int(value) if value else FUNCTION_CACHE_SIZE
+
+
+class SharedWeights:
+    """A graph's weights, stored once per model and precision, read by every function.
+
+    **Why not constants**, as the frozen graph has them: every function that imports the
+    graph keeps its own copies of the constants (its graph, its FunctionDef, the forward
+    function TensorFlow derives for the gradient, the optimised executable and its Const
+    kernels). On the full-size graph a compiled step cost 74 MB (mixed3a) to 400 MB
+    (mixed5a) for that reason; with the weights stored here, 18–28 MB.
+
+    **Why not captured tensors or `tf.Variable`s**: both enter the engine's step and tile
+    loops as loop variables. oneDNN's layout pass visits a graph with loops in an order that
+    varies from run to run, and then at random fails to pair a MaxPoolGrad with the MaxPool
+    whose workspace it needs: Eigen's MaxPoolGrad ran instead, and a step took 1.3–1.8×
+    as long in about half the processes (measured with TensorFlow's profiler).
+
+    So each weight is a resource in TensorFlow's resource manager under a name of its own,
+    and each graph reads it with VarHandleOp + ReadVariableOp (`read_from_resources`):
+    nodes without inputs, which sit inside the loops as constants do. The arithmetic is
+    unchanged (same values, same kernels: the step time and the oneDNN kernels were the
+    same as with constants). The resources live on the default device (the GPU where there
+    is one) and are destroyed with the model.
+    """
+
+    CONTAINER = "deep_dream_studio"
+
+    def __init__(self, graph_def, precision: str, min_elements: int = SHARED_WEIGHT_MIN_ELEMENTS) -> None:
+        prefix = f"{uuid.uuid4().hex}/{precision}"
+        self.names = {name: f"{prefix}/{name}" for name in shared_weight_names(graph_def, min_elements)}
+        self.nbytes = 0
+        handles = []
+        with tf.init_scope():
+            for node in graph_def.node:
+                if node.name not in self.names:
+                    continue
+                value = tf.constant(const_value(node))
+                handle = gen_resource_variable_ops.var_handle_op(
+                    dtype=value.dtype, shape=value.shape, container=self.CONTAINER,
+                    shared_name=self.names[node.name])
+                gen_resource_variable_ops.assign_variable_op(handle, value)
+                handles.append(handle)
+                self.nbytes += value.dtype.size * value.shape.num_elements()
+        # Not at exit: TensorFlow may be half torn down by then, and the process ends anyway.
+        weakref.finalize(self, _destroy_resources, handles).atexit = False
+
+    def rewrite(self, graph_def):
+        """`graph_def` (pruned from the same graph) reading these weights by reference."""
+        present = {node.name for node in graph_def.node}
+        return read_from_resources(
+            graph_def, {name: shared for name, shared in self.names.items() if name in present},
+            self.CONTAINER)
+
+
+def _destroy_resources(handles) -> None:
+    for handle in handles:
+        try:
+            gen_resource_variable_ops.destroy_resource_op(handle, ignore_lookup_error=True)
+        except Exception:  # noqa: BLE001 - nothing useful to do while collecting garbage
+            pass
+
+
 # ----------------------------------------------------------------------------- the model
 
 
@@ -236,12 +491,15 @@ class InceptionModel:
 
     `features(names)` returns a function from a batch of RGB pixels (0..255, NHWC) to the
     named activations. Each distinct set of names gets its own graph function, pruned to
-    exactly the nodes those tensors need; the functions are cached and safe to call from
-    several threads at once.
+    exactly the nodes those tensors need, reading the weights that every function shares
+    (`SharedWeights`). The functions are kept in `function_cache`, with the engine's
+    compiled steps, under one bound (`FunctionCache`), and are safe to call from several
+    threads at once.
     """
 
     def __init__(self, graph_def, labels: Sequence[str], source: str = "",
-                 rewrite: bool = True, precision: str = "float32") -> None:
+                 rewrite: bool = True, precision: str = "float32",
+                 function_cache_size: int | None = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}.")
         for node in graph_def.node:
@@ -260,8 +518,9 @@ class InceptionModel:
         self._built = block_pre_relu_taps(graph_def)
         self._node_names = {node.name for node in graph_def.node} | set(self._built)
         self.num_classes = self._channels_of_logits()
-        self._functions: OrderedDict[tuple[str, ...], FeatureFn] = OrderedDict()
-        self._lock = threading.Lock()
+        self.function_cache = FunctionCache(function_cache_size or function_cache_size_default())
+        self._weights: dict[str, SharedWeights] = {}
+        self._weights_lock = threading.Lock()
 
     def _channels_of_logits(self) -> int:
         nodes = {node.name: node for node in self.graph_def.node}
@@ -317,16 +576,16 @@ class InceptionModel:
         for name in names:
             if name not in self._node_names:
                 self.layer(name)  # raises with suggestions
-        key = (names, precision)
-        with self._lock:
-            if key in self._functions:
-                self._functions.move_to_end(key)
-                return self._functions[key]
-            function = self._import(names, precision)
-            self._functions[key] = function
-            while len(self._functions) > 8:  # each copy holds up to ~54 MB of weights
-                self._functions.popitem(last=False)
-            return function
+        return self.function_cache.get(("features", names, precision),
+                                       lambda: self._import(names, precision))
+
+    def shared_weights(self, precision: str) -> SharedWeights:
+        """The weights every function of this precision reads (stored on first use)."""
+        with self._weights_lock:
+            if precision not in self._weights:
+                graph = self._runnable if precision == "float32" else to_bfloat16(self._runnable)
+                self._weights[precision] = SharedWeights(graph, precision)
+            return self._weights[precision]
 
     def _import(self, names: tuple[str, ...], precision: str) -> FeatureFn:
         # Built tensors are read through their parts.
@@ -338,6 +597,7 @@ class InceptionModel:
         dtype = tf.as_dtype(precision)
         if dtype != tf.float32:
             pruned = to_bfloat16(pruned)
+        pruned = self.shared_weights(precision).rewrite(pruned)
 
         def imported(pixels):
             centred = pixels - IMAGENET_MEAN
@@ -376,12 +636,26 @@ def _load(graph_file: Path, labels_file: Path, rewrite: bool = True,
           precision: str = "float32") -> InceptionModel:
     try:
         graph_def = _parse_graph(graph_file)
-    except Exception as error:  # noqa: BLE001
-        raise ModelUnavailable(f"{graph_file} is not a valid TensorFlow graph ({error}).") from error
-    if not {INPUT_NODE, CLASS_LOGITS} <= {node.name for node in graph_def.node}:
-        raise ModelUnavailable(f"{graph_file} is not the inception5h graph (nodes missing).")
-    return InceptionModel(graph_def, _read_labels(labels_file), source=str(graph_file),
-                          rewrite=rewrite, precision=precision)
+    except Exception as error:  # noqa: BLE001 - a truncated protobuf raises DecodeError and friends
+        LOG.warning("Parsing %s failed: %s", graph_file, error)
+        raise ModelUnavailable(
+            f"{graph_file.name} is not a valid TensorFlow graph ({type(error).__name__}); the "
+            f"file may be truncated. {_WHERE_TO_POINT}") from error
+    names = {node.name for node in graph_def.node}
+    missing = [name for name in REQUIRED_NODES if name not in names]
+    if missing:
+        LOG.warning("%s lacks the nodes %s", graph_file, missing)
+        listed = ", ".join(repr(name) for name in missing)
+        raise ModelUnavailable(
+            f"{graph_file.name} is not the inception5h graph: it has no node"
+            f"{'s' if len(missing) > 1 else ''} {listed}. {_WHERE_TO_POINT}")
+    try:
+        labels = _read_labels(labels_file)
+    except OSError as error:
+        LOG.warning("Reading %s failed: %s", labels_file, error)
+        raise ModelUnavailable(f"{labels_file.name} could not be read ({type(error).__name__}).") from error
+    return InceptionModel(graph_def, labels, source=str(graph_file), rewrite=rewrite,
+                          precision=precision)
 
 
 @functools.lru_cache(maxsize=4)
