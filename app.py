@@ -21,8 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import gradio as gr  # noqa: E402
 
+from dream import atlas as atlas_module  # noqa: E402
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
-from ui import deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, video  # noqa: E402
+from ui import atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, video  # noqa: E402
 from ui.model_holder import ModelHolder, StyleModelHolder  # noqa: E402
 from ui.studio import Studio  # noqa: E402
 
@@ -40,6 +41,7 @@ TABS: tuple[tuple[str, str, Callable[[Studio], None]], ...] = (
     ("Guided", "guided", guided.build),
     ("Style Transfer", "style_transfer", style_transfer.build),
     ("Video", "dream_video", video.build),
+    ("Neuron Atlas", "atlas", atlas.build),  # after Deep Dream: it hands tiles over to it
 )
 
 CSS = """
@@ -92,7 +94,8 @@ def build_app(holder: ModelHolder | None = None,
                                  elem_id=ids.MODEL_STATUS)
             retry = gr.Button("Retry loading the model", elem_id=ids.MODEL_RETRY, scale=0,
                               visible=holder.state == "unavailable", min_width=200)
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
+            studio.tabs = tabs
             for label, technique, build in TABS:
                 with gr.Tab(label, id=technique, elem_id=ids.TABS[technique]):
                     build(studio)
@@ -118,7 +121,9 @@ def build_app(holder: ModelHolder | None = None,
 
 def launch_options() -> dict[str, Any]:
     """Options `main` launches with; tests pass them too, so they see the same page."""
-    return dict(theme=gr.themes.Soft(), css=CSS, head=HEAD, allowed_paths=[str(ROOT / "assets")],
+    # The atlas's tiles are served straight from its disk cache.
+    allowed = [str(ROOT / "assets"), str(atlas_module.default_cache_dir())]
+    return dict(theme=gr.themes.Soft(), css=CSS, head=HEAD, allowed_paths=allowed,
                 max_file_size=MAX_UPLOAD, mcp_server=True)
 
 

@@ -22,7 +22,11 @@ PREFIXES = {"deep_dream": "dd", "fractal_zoom": "fz", "guided": "gd", "style_tra
             "dream_video": "vd"}
 TABS = {"deep_dream": "tab-deep-dream", "fractal_zoom": "tab-fractal-zoom",
         "guided": "tab-guided", "style_transfer": "tab-style-transfer", "dream_video": "tab-video",
-        "about": "tab-about"}
+        "atlas": "tab-atlas", "about": "tab-about"}
+# The atlas tab's elements (it is not a technique panel): at-view, at-layer, at-query,
+# at-page, at-run, at-stop, at-photo, at-examples, at-rank, at-status, at-gallery,
+# at-selection, at-open, at-dream.
+ATLAS_PREFIX = "at"
 
 
 def element(prefix: str, part: str) -> str:

@@ -84,6 +84,10 @@ class Studio:
         self.run_buttons: list[tuple[gr.Button, str]] = []  # (button, the model it needs)
         self.style_statuses: list[gr.Markdown] = []
         self.style_retries: list[gr.Button] = []
+        # Every tab's inputs by parameter name, and the page's tabs, for hand-overs
+        # between tabs (the atlas sets the Deep Dream tab's objective).
+        self.tab_inputs: dict[str, dict[str, gr.components.Component]] = {}
+        self.tabs: gr.Tabs | None = None
         self.layer_dropdowns: list[gr.Dropdown] = []
         self.class_dropdowns: list[gr.Dropdown] = []
 
@@ -232,6 +236,7 @@ class Studio:
         (e.g. only what to dream of, when another technique's presets are borrowed). `run`:
         the button that starts it, when a panel serves two endpoints (default: the panel's)."""
         run = run or panel.run
+        self.tab_inputs[endpoint.name] = {**images, **widgets}
         inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
         event = run.click(
             self.handler(endpoint), [*inputs, panel.history], [*panel.results(), panel.history],

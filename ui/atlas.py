@@ -1,0 +1,298 @@
+"""The Neuron Atlas tab: what every channel and class of Inception responds to, which
+channels fire on your photo, and one click from there to dreaming with one of them.
+
+Tiles are rendered the way Lucid and OpenAI Microscope render neurons (`dream.atlas`),
+several at once, and fill the page as they finish; every tile is cached on disk for all
+visitors, so a page someone has looked at before appears at once.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+import gradio as gr
+
+import dream
+from dream import atlas as atlas_module
+from dream.endpoints import Param, ParameterError
+
+from ui import controls, ids, outputs
+from ui.messages import user_message
+from ui.studio import Studio
+
+PREFIX = ids.ATLAS_PREFIX
+PER_PAGE = atlas_module.DEFAULT_PER_PAGE
+DEFAULT_LAYER = "mixed4c"
+RANK_TOP = 8
+PAGE = Param("int", 1, 10_000, label="Page")
+VIEWS = [("Channels of a layer", "channels"), ("ImageNet classes", "classes")]
+INTRO = """Each tile is a picture the network finds irresistible: started from noise and
+changed until one **channel** (one feature detector of a layer) or one **class neuron**
+responds as strongly as it can — rendered as Lucid and OpenAI Microscope render neurons.
+Tiles appear as they are made (about a minute for a new page on two CPU cores) and are
+kept for everyone: pages seen before appear at once. Click a tile to dream with it."""
+
+
+def _relay(produce: Callable[[Callable[[float], None]], Iterator], stop: threading.Event
+           ) -> Iterator[tuple[str, Any]]:
+    """Runs `produce(progress)` in a thread; yields ("progress", fraction) and
+    ("item", value) as they come, so the page hears of progress between items."""
+    updates: queue.Queue = queue.Queue()
+
+    def worker() -> None:
+        try:
+            for item in produce(lambda fraction: updates.put(("progress", fraction))):
+                updates.put(("item", item))
+            updates.put(("done", None))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the handler's thread
+            updates.put(("error", error))
+
+    threading.Thread(target=worker, name="dream-worker", daemon=True).start()
+    try:
+        while True:
+            kind, value = updates.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield kind, value
+    finally:
+        stop.set()
+
+
+class AtlasTab:
+    """The handlers behind the tab (they need the Deep Dream tab's widgets to hand over)."""
+
+    def __init__(self, studio: Studio) -> None:
+        self.studio = studio
+        self._atlases: dict[int, atlas_module.Atlas] = {}
+
+    def atlas(self) -> atlas_module.Atlas:
+        return atlas_module.atlas_for(self.studio.holder.require())
+
+    # --- rendering a page
+
+    def render(self, view: str, layer: str, page: float, query: str, request: gr.Request = None):
+        """Renders a page of tiles: a layer's channels (`page` counts from 1) or the
+        ImageNet classes whose names contain `query`. Yields the gallery as tiles arrive."""
+        key, stop = self.studio._register(request)
+        started = time.monotonic()
+        try:
+            try:
+                atlas = self.atlas()
+                if view not in ("channels", "classes"):
+                    raise ParameterError(f"view must be 'channels' or 'classes' (got {view!r}).")
+                page = PAGE.check("page", page) - 1
+                if view == "channels":
+                    channels = atlas.page_channels(layer, page, PER_PAGE)
+                    title = (f"{layer}: channels {channels[0]}–{channels[-1]} (page {page + 1} of "
+                             f"{atlas.page_count(layer, PER_PAGE)})")
+                    produce = lambda progress: atlas.tiles(  # noqa: E731
+                        layer, channels, should_stop=stop.is_set, progress=progress)
+                    entries = [("channel", layer, index) for index in channels]
+                else:
+                    found = atlas_module.search_classes(atlas.model, query)
+                    pages = max(1, -(-len(found) // PER_PAGE))
+                    if page >= pages:
+                        raise ParameterError(f"There are {pages} pages of classes matching "
+                                             f"{query!r}; there is no page {page + 1}.")
+                    chosen = found[page * PER_PAGE:(page + 1) * PER_PAGE]
+                    title = (f"{len(found)} classes" + (f" matching {query!r}" if query else "")
+                             + f" (page {page + 1} of {pages})")
+                    produce = lambda progress: atlas.class_tiles(  # noqa: E731
+                        [index for index, _ in chosen], should_stop=stop.is_set, progress=progress)
+                    entries = [("class", atlas_module.CLASS_LAYER, index) for index, _ in chosen]
+            except Exception as error:  # noqa: BLE001
+                message = user_message(error)
+                yield gr.skip(), outputs.status_html(message, kind="error"), gr.skip()
+                raise gr.Error(message, print_exception=False) from None
+
+            shown: dict[int, tuple[str, str]] = {}
+            order = [index for _, _, index in entries]
+            yield [], outputs.status_html(f"{title}: starting…", 0.0), entries
+            for kind, value in _relay(produce, stop):
+                elapsed = time.monotonic() - started
+                if kind == "progress":
+                    text = f"{title}: {len(shown)} of {len(order)} tiles · {elapsed:.0f} s"
+                    yield gr.skip(), outputs.status_html(text, value), gr.skip()
+                    continue
+                shown[value.index] = (str(value.path) if value.path else value.image, _caption(value))
+                gallery = [shown[index] for index in order if index in shown]
+                text = f"{title}: {len(shown)} of {len(order)} tiles · {elapsed:.0f} s"
+                yield gallery, outputs.status_html(text, len(shown) / len(order)), gr.skip()
+            done = len(shown) == len(order)
+            summary = (f"{title}: {len(order)} tiles in {time.monotonic() - started:.0f} s. "
+                       f"Click one to dream with it." if done else
+                       f"Stopped: {len(shown)} of {len(order)} tiles of {title}.")
+            yield ([shown[i] for i in order if i in shown],
+                   outputs.status_html(summary, len(shown) / len(order), "done"),
+                   [entry for entry in entries if entry[2] in shown])
+        finally:
+            self.studio._unregister(key, stop)
+
+    # --- what fires on my photo
+
+    def rank(self, photo: str | None, layer: str, request: gr.Request = None):
+        """The layer's channels that fire most on the photo, strongest first: for each, its
+        heat map over the photo, then its atlas tile."""
+        key, stop = self.studio._register(request)
+        try:
+            try:
+                model = self.studio.holder.require()
+                if not photo:
+                    raise dream.ImageError("Please upload a photo to find what fires on it.")
+                ranking = atlas_module.rank_channels(model, photo, layer, top=RANK_TOP)
+            except Exception as error:  # noqa: BLE001
+                message = user_message(error)
+                yield gr.skip(), outputs.status_html(message, kind="error"), gr.skip()
+                raise gr.Error(message, print_exception=False) from None
+            channels = [ranked.channel for ranked in ranking.channels]
+            items: dict[int, list] = {c: [(r.overlay, f"ch {c} · {r.mean_activation:.2g}")]
+                                      for c, r in zip(channels, ranking.channels)}
+            entries = [("channel", layer, c) for c in channels for _ in range(2)]
+
+            def gallery():
+                return [item for c in channels for item in items[c]]
+
+            yield gallery(), outputs.status_html(f"{layer}: the {len(channels)} channels that fire "
+                                                 f"most; rendering their tiles…", 0.0), entries
+            atlas = self.atlas()
+            produce = lambda progress: atlas.tiles(  # noqa: E731
+                layer, channels, should_stop=stop.is_set, progress=progress)
+            for kind, value in _relay(produce, stop):
+                if kind == "item":
+                    items[value.index].append((str(value.path) if value.path else value.image,
+                                               f"{_caption(value)} tile"))
+                    yield gallery(), gr.skip(), gr.skip()
+                else:
+                    yield gr.skip(), outputs.status_html(
+                        f"{layer}: rendering the tiles of the channels that fire most…", value), gr.skip()
+            yield (gallery(), outputs.status_html(
+                f"{layer}: the {len(channels)} channels that fire most on your photo, strongest "
+                f"first (heat map, then its tile). Click one to dream with it.", 1.0, "done"),
+                [("channel", layer, c) for c in channels for _ in items[c]])
+        finally:
+            self.studio._unregister(key, stop)
+
+
+def _caption(tile: atlas_module.Tile) -> str:
+    """Short enough for a tile: "ch 12", or the class's name."""
+    return tile.label.split(" (class")[0] if tile.layer == atlas_module.CLASS_LAYER else f"ch {tile.index}"
+
+
+def _selection_text(entry) -> str:
+    kind, layer, index = entry
+    if kind == "class":
+        return f"**Selected:** class neuron {index}"
+    return f"**Selected:** {layer}, channel {index}"
+
+
+def build(studio: Studio) -> None:
+    handlers = AtlasTab(studio)
+    layer_values = {"layer": DEFAULT_LAYER}
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=4):
+            gr.Markdown(INTRO)
+            view = gr.Radio(VIEWS, value="channels", label="Show", elem_id=f"{PREFIX}-view")
+            with gr.Group() as channel_group:
+                layer = controls.layer_dropdown("layer", layer_values["layer"], studio.model)
+                layer.elem_id = f"{PREFIX}-layer"
+            query = gr.Textbox(label="Class name contains", placeholder="e.g. jelly, dog, tower",
+                               visible=False, elem_id=f"{PREFIX}-query")
+            with gr.Row():
+                previous = gr.Button("◀ Previous page", size="sm")
+                page = gr.Number(1, precision=0, minimum=1, label="Page", elem_id=f"{PREFIX}-page",
+                                 min_width=80)
+                following = gr.Button("Next page ▶", size="sm")
+            with gr.Row():
+                show = gr.Button("Show tiles", variant="primary", elem_id=f"{PREFIX}-run", scale=3,
+                                 interactive=studio.model is not None)
+                stop = gr.Button("Stop", variant="stop", elem_id=f"{PREFIX}-stop", scale=1)
+            with gr.Accordion("What fires on my photo?", open=True):
+                photo = controls.photo("Your photo", f"{PREFIX}-photo", "photo")
+                controls.examples(PREFIX, [["cat.jpg"], ["landscape.jpg"], ["coffee.jpg"]], [photo])
+                rank = gr.Button("Find the channels that fire on it", variant="primary",
+                                 elem_id=f"{PREFIX}-rank", interactive=studio.model is not None)
+        with gr.Column(scale=6):
+            status = outputs.StatusLine(outputs.status_html("Pick a layer and press Show tiles."),
+                                        elem_id=f"{PREFIX}-status", elem_classes=["status-line"])
+            gallery = gr.Gallery(label="Tiles (click one)", columns=6, height=520,
+                                 allow_preview=False, object_fit="contain",
+                                 elem_id=f"{PREFIX}-gallery")
+            selection = gr.Markdown("Click a tile to choose it.", elem_id=f"{PREFIX}-selection")
+            with gr.Row():
+                open_button = gr.Button("Open in Deep Dream", interactive=False,
+                                        elem_id=f"{PREFIX}-open")
+                dream_button = gr.Button("Dream my photo with this", variant="primary",
+                                         interactive=False, elem_id=f"{PREFIX}-dream")
+    entries = gr.State([])   # what each gallery item is: (kind, layer, index)
+    chosen = gr.State(None)  # the selected entry
+
+    # --- the page of tiles
+    def toggle(chosen_view: str):
+        return gr.Group(visible=chosen_view == "channels"), gr.Textbox(visible=chosen_view == "classes"), 1
+
+    view.change(toggle, view, [channel_group, query, page], api_visibility="private", queue=False)
+    layer.change(lambda _: 1, layer, page, api_visibility="private", queue=False)
+    previous.click(lambda p: max(1, int(p or 1) - 1), page, page, api_visibility="private",
+                   queue=False).then(
+        handlers.render, [view, layer, page, query], [gallery, status, entries],
+        concurrency_id="dream", concurrency_limit=1, show_progress="hidden", api_visibility="private")
+    following.click(lambda p: int(p or 1) + 1, page, page, api_visibility="private",
+                    queue=False).then(
+        handlers.render, [view, layer, page, query], [gallery, status, entries],
+        concurrency_id="dream", concurrency_limit=1, show_progress="hidden", api_visibility="private")
+    for trigger in (show.click, query.submit):
+        trigger(handlers.render, [view, layer, page, query], [gallery, status, entries],
+                api_name="atlas_page" if trigger == show.click else False,
+                concurrency_id="dream", concurrency_limit=1, show_progress="hidden")
+    stop.click(studio.stop, None, None, api_visibility="private", queue=False)
+    rank.click(handlers.rank, [photo, layer], [gallery, status, entries], api_name="rank_channels",
+               concurrency_id="dream", concurrency_limit=1, show_progress="hidden")
+
+    # --- choosing a tile, then dreaming with it
+    def select(items: list, event: gr.SelectData):
+        if not items or event is None or not 0 <= event.index < len(items):
+            return None, "Click a tile to choose it.", gr.Button(interactive=False), gr.Button(interactive=False)
+        entry = items[event.index]
+        return (entry, _selection_text(entry) + " — open it in Deep Dream, or dream your photo "
+                "with it at once.", gr.Button(interactive=True), gr.Button(interactive=True))
+
+    gallery.select(select, entries, [chosen, selection, open_button, dream_button],
+                   api_visibility="private", queue=False)
+    _wire_hand_over(studio, chosen, photo, open_button, dream_button)
+    studio.run_buttons += [(show, "inception"), (rank, "inception")]
+    studio.layer_dropdowns.append(layer)
+
+
+def _wire_hand_over(studio: Studio, chosen: gr.State, photo: gr.Image, open_button: gr.Button,
+                    dream_button: gr.Button) -> None:
+    """The chosen tile's channel (or class) into the Deep Dream tab, with the photo given
+    here (else the one already there), and that tab shown; "Dream my photo with this" then
+    presses its Dream button."""
+    dd = studio.tab_inputs["deep_dream"]
+    targets = [dd["objective"], dd["layer"], dd["channel"], dd["class_name"], dd["pre_relu"],
+               dd["image"], studio.tabs]
+
+    def hand_over(entry, picture):
+        if not entry:
+            return [gr.skip()] * len(targets)
+        kind, layer, index = entry
+        model = studio.holder.model
+        if kind == "class":
+            name = model.labels[index] if model is not None else gr.skip()
+            fields = ["class", gr.skip(), gr.skip(), name, gr.skip()]
+        else:
+            fields = ["channel", layer, index, gr.skip(), True]  # tiles are rendered pre-ReLU
+        return [*fields, picture if picture else gr.skip(), gr.Tabs(selected="deep_dream")]
+
+    open_button.click(hand_over, [chosen, photo], targets, api_visibility="private", queue=False)
+    dream_button.click(hand_over, [chosen, photo], targets, api_visibility="private",
+                       queue=False).then(
+        None, None, None, api_visibility="private",
+        # The Deep Dream tab is drawn once it is shown: press its button after that.
+        js="() => new Promise(done => setTimeout(() => { "
+           f"document.getElementById('{ids.element('dd', 'run')}')?.click(); done(); }}, 400))")
