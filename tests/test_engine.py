@@ -380,3 +380,143 @@ def test_precision_follows_the_schedule(model, engine):
     assert engine.precision_of(Schedule(precision="float32")) == "float32"
     assert engine.precision_of(Schedule(precision="bfloat16")) == "bfloat16"
     assert engine.precision_of(Schedule(precision="auto")) == model.precision
+
+
+# ----------------------------------------------------------------------------- compiled steps bounded
+
+
+CACHE_BOUND = 3
+LAYERS = ("conv2d2", "mixed3a", "mixed3b", "mixed4a", "mixed4b", "mixed4c")
+TINY = Schedule(steps=1, octaves=1, jitter=4)
+
+
+@pytest.fixture
+def bounded(model_dir):
+    """A model of its own whose function cache holds at most CACHE_BOUND entries."""
+    from dream import model as model_module
+
+    model = model_module._load(model_dir / model_module.GRAPH_FILE,
+                               model_dir / model_module.LABELS_FILE, precision="float32")
+    model.function_cache.size = CACHE_BOUND
+    return model
+
+
+def _function_names(step_function) -> set[bytes]:
+    """The names of a compiled step's functions (its own and those it calls) in TensorFlow's
+    eager context."""
+    concrete = step_function.get_concrete_function()  # the signature's one trace
+    names = {concrete.function_def.signature.name.encode()}
+    pending = list(concrete.graph._functions.values())
+    while pending:
+        function = pending.pop()
+        names.add(function.name)
+        pending.extend(getattr(function, "children", []))
+    return names
+
+
+def test_compiled_steps_never_exceed_the_bound(bounded, picture_factory):
+    engine = dream.engine_for(bounded)
+    cache = bounded.function_cache
+    image = _as_float(picture_factory(48, 64))
+    for layer in LAYERS:
+        engine.run(dream.layer_mean(layer), image, TINY)
+        assert len(cache) <= CACHE_BOUND
+    assert cache.evictions >= len(LAYERS)  # each step (and its feature function) was new
+    # The most recent request's step is among what is kept.
+    assert engine.step_key(dream.layer_mean(LAYERS[-1]), TINY) in cache
+
+
+def test_an_evicted_step_is_freed_and_tensorflow_forgets_it(bounded, picture_factory):
+    import gc
+    import weakref
+
+    from tensorflow.python.eager import context
+
+    engine = dream.engine_for(bounded)
+    image = _as_float(picture_factory(48, 64))
+    first = dream.layer_mean("mixed3b")
+    engine.run(first, image, TINY)
+    step = engine._step_function(first, TINY)
+    alive, names = weakref.ref(step), _function_names(step)
+    assert names and all(context.context().has_function(name) for name in names)
+    del step
+    for layer in LAYERS[3:]:  # other steps push it out
+        engine.run(dream.layer_mean(layer), image, TINY)
+    assert engine.step_key(first, TINY) not in bounded.function_cache
+    gc.collect()
+    assert alive() is None  # the step object and its graph are gone…
+    # …and so are its FunctionDefs (the step, its loops, the gradient's forward and backward
+    # functions, its feature function) from the runtime.
+    assert not [name for name in names if context.context().has_function(name)]
+
+
+def test_a_request_after_eviction_compiles_again_and_gives_the_same_result(bounded, picture_factory):
+    engine = dream.engine_for(bounded)
+    image = _as_float(picture_factory(48, 64))
+    objective = dream.layer_mean("mixed3a")
+    schedule = Schedule(steps=2, octaves=1, seed=5)
+    before = engine.run(objective, image, schedule)
+    traced = engine.trace_count
+    bounded.function_cache.clear()
+    again = engine.run(objective, image, schedule)
+    assert engine.trace_count == traced + 1  # compiled again
+    np.testing.assert_allclose(again, before, atol=1e-4)
+
+
+def test_eviction_while_a_step_runs_does_not_break_it(bounded, picture_factory):
+    """Another thread fills the cache while a request is between two calls of its step:
+    the request keeps its (evicted) step and finishes as it would have undisturbed."""
+    import threading
+
+    engine = dream.engine_for(bounded)
+    image = _as_float(picture_factory(48, 64))
+    objective = dream.layer_mean("mixed4a")
+    schedule = Schedule(steps=4, octaves=2, seed=3)
+    undisturbed = engine.run(objective, image, schedule)
+    key = engine.step_key(objective, schedule)
+
+    def flood(progress):
+        if progress.step == 1:
+            def others():
+                for layer in ("conv2d2", "mixed3a", "mixed3b", "mixed4b"):
+                    engine.run(dream.layer_mean(layer), image, TINY)
+            thread = threading.Thread(target=others)
+            thread.start()
+            thread.join()
+            assert key not in bounded.function_cache  # evicted while this run holds it
+
+    disturbed = engine.run(objective, image, schedule, steps_per_call=1,
+                           tracker=ProgressTracker(8, flood))
+    np.testing.assert_allclose(disturbed, undisturbed, atol=1e-4)
+
+
+def test_concurrent_requests_compile_a_step_once(bounded):
+    import threading
+
+    engine = dream.engine_for(bounded)
+    objective = dream.layer_mean("mixed3b")
+    found, builds = [], bounded.function_cache.builds
+    threads = [threading.Thread(target=lambda: found.append(engine._step_function(objective, TINY)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 4 and all(step is found[0] for step in found)
+    assert bounded.function_cache.builds == builds + 2  # the step and its feature function
+
+
+def test_a_model_and_its_engine_are_freed_together(model_dir):
+    import gc
+    import weakref
+
+    from dream import model as model_module
+
+    model = model_module._load(model_dir / model_module.GRAPH_FILE,
+                               model_dir / model_module.LABELS_FILE, precision="float32")
+    dream.engine_for(model).run(dream.layer_mean("mixed3a"), np.full((40, 40, 3), 128.0, np.float32),
+                                TINY)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None

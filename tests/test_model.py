@@ -118,6 +118,100 @@ def test_corrupt_graph_in_user_folder(tmp_path, fresh_cache):
         dream.load_model(folder)
 
 
+def _assert_private(message: str, caplog, *paths: Path) -> None:
+    """No server folder in the message; the full path in the log."""
+    for path in paths:
+        assert str(path.parent) not in message
+        assert str(path) in caplog.text
+
+
+def test_a_file_that_is_not_a_zip_is_named_as_such(tmp_path, fresh_cache, monkeypatch, caplog):
+    # Before, DREAM_MODEL_DIR pointing at a non-zip file fell through to "No … found at <path>".
+    for name, content in (("inception5h.zip", b"<html>Error 404</html>"),  # a failed download
+                          ("model.bin", b"\x00" * 64)):
+        bogus = tmp_path / name
+        bogus.write_bytes(content)
+        monkeypatch.setenv("DREAM_MODEL_DIR", str(bogus))
+        with pytest.raises(ModelUnavailable) as error:
+            dream.load_model()
+        message = str(error.value)
+        assert message.startswith(f"{name} is not a valid zip file.") and "DREAM_MODEL_DIR" in message
+        _assert_private(message, caplog, bogus)
+
+
+def test_a_truncated_or_damaged_zip_is_not_a_valid_zip_file(tmp_path, fresh_cache, model_zip, caplog):
+    whole = model_zip.read_bytes()
+    truncated = tmp_path / "truncated" / "inception5h.zip"  # an interrupted download
+    truncated.parent.mkdir()
+    truncated.write_bytes(whole[: len(whole) // 2])
+    damaged = tmp_path / "damaged" / "inception5h.zip"  # the directory is intact, a member is not
+    damaged.parent.mkdir()
+    middle = len(whole) // 3
+    damaged.write_bytes(whole[:middle] + bytes(64) + whole[middle + 64:])
+    for archive in (truncated, damaged):
+        with pytest.raises(ModelUnavailable, match=r"^inception5h\.zip is not a valid zip file") as error:
+            dream.load_model(archive)
+        _assert_private(str(error.value), caplog, archive)
+    assert not any((fresh_cache / "extracted").glob("*/*.pb"))  # no half-extracted copy kept
+
+
+def test_a_zip_without_the_model_files_says_so(tmp_path, fresh_cache, caplog):
+    archive = tmp_path / "inception5h.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("README", "no model in here")
+    with pytest.raises(ModelUnavailable, match=f"inception5h.zip holds no {GRAPH_FILE}") as error:
+        dream.load_model(archive)
+    _assert_private(str(error.value), caplog, archive)
+
+
+def test_the_graph_file_itself_can_be_given(tmp_path, fresh_cache):
+    folder = _write_dir(tmp_path / "by-file")
+    assert Path(dream.load_model(folder / GRAPH_FILE).source) == (folder / GRAPH_FILE).resolve()
+
+
+def test_a_graph_missing_nodes_names_them(tmp_path, fresh_cache, caplog):
+    folder = _write_dir(tmp_path / "other-graph")
+    graph_def = synthetic_model.build_graph_def(width=MODEL_WIDTH, seed=MODEL_SEED)
+    kept = [node for node in graph_def.node if not node.name.startswith("softmax2")]
+    del graph_def.node[:]
+    graph_def.node.extend(kept)
+    (folder / GRAPH_FILE).write_bytes(graph_def.SerializeToString())
+    with pytest.raises(ModelUnavailable) as error:
+        dream.load_model(folder)
+    message = str(error.value)
+    assert message.startswith(f"{GRAPH_FILE} is not the inception5h graph: it has no node "
+                              f"'softmax2_pre_activation'.")
+    _assert_private(message, caplog, folder / GRAPH_FILE)
+    # Several missing nodes are all named.
+    kept = [node for node in graph_def.node if node.name not in ("input", "mixed4c")]
+    del graph_def.node[:]
+    graph_def.node.extend(kept)
+    (folder / GRAPH_FILE).write_bytes(graph_def.SerializeToString())
+    with pytest.raises(ModelUnavailable, match="it has no nodes 'input', 'mixed4c', "
+                                               "'softmax2_pre_activation'"):
+        dream.load_model(folder)
+
+
+def test_a_corrupt_graph_is_named_without_its_folder(tmp_path, fresh_cache, caplog):
+    folder = _write_dir(tmp_path / "corrupt-named")
+    (folder / GRAPH_FILE).write_bytes(b"\x0a\xff\xff not a protobuf")
+    with pytest.raises(ModelUnavailable, match=f"^{GRAPH_FILE} is not a valid TensorFlow graph") as error:
+        dream.load_model(folder)
+    _assert_private(str(error.value), caplog, folder / GRAPH_FILE)
+
+
+def test_a_failed_download_message_has_no_server_paths(fresh_cache, monkeypatch):
+    import keras
+
+    def refuse(**kwargs):
+        raise PermissionError(f"[Errno 13] Permission denied: '{kwargs['cache_dir']}/models/x.zip'")
+
+    monkeypatch.setattr(keras.utils, "get_file", refuse)
+    with pytest.raises(ModelUnavailable, match="Permission denied: 'x.zip'") as error:
+        dream.load_model()
+    assert str(fresh_cache) not in str(error.value)
+
+
 def test_valid_cache_is_used_without_network(fresh_cache, unreachable_url, monkeypatch):
     monkeypatch.setenv("DREAM_MODEL_URL", unreachable_url)
     cached = _write_dir(_cached_files(fresh_cache))
@@ -284,6 +378,142 @@ def test_unknown_layer_suggests_close_names(model):
 def test_features_are_cached_per_layer_set(model):
     first = model.features(["mixed3a", "mixed3b"])
     assert model.features(["mixed3b", "mixed3a", "mixed3a"]) is first
+
+
+# ----------------------------------------------------------------------------- shared weights, one bound
+
+
+def _fresh_model(model_dir, **options):
+    return model_module._load(model_dir / GRAPH_FILE, model_dir / LABELS_FILE, **options)
+
+
+def test_feature_functions_read_one_shared_copy_of_the_weights(model_dir, picture):
+    import tensorflow as tf
+
+    model = _fresh_model(model_dir, precision="float32")
+    weights = model.shared_weights("float32")
+    first, second = model.features(["mixed4c"]), model.features(["mixed3b", "mixed4a"])
+    assert model.shared_weights("float32") is weights  # stored once
+    for function in (first, second):
+        graph = function.graph.as_graph_def()
+        # No weights of their own (what constants remain: biases, shapes, the first layer's
+        # folded kernel, `dream.graph_rewrite.space_to_depth_conv`)…
+        constants = sum(node.ByteSize() for node in graph.node if node.op == "Const")
+        assert constants < 0.05 * weights.nbytes, (constants, weights.nbytes)
+        # …they read the shared ones.
+        assert any(node.op == "ReadVariableOp" for node in graph.node)
+        assert graph.ByteSize() < weights.nbytes / 4
+
+    # The same function as the frozen graph's constants compute.
+    def as_published(pixels):
+        (output,) = tf.graph_util.import_graph_def(
+            model.graph_def, input_map={"input:0": pixels - model_module.IMAGENET_MEAN},
+            return_elements=["mixed4c:0"], name="")
+        return output
+
+    published = tf.compat.v1.wrap_function(as_published, [tf.TensorSpec([None, None, None, 3])])
+    batch = tf.constant(picture[None], tf.float32)
+    expected = published(batch).numpy()
+    np.testing.assert_allclose(first(batch)["mixed4c"].numpy(), expected,
+                               atol=1e-4 * np.abs(expected).max())
+
+
+def test_shared_weights_are_destroyed_with_their_model(model_dir):
+    import gc
+    import weakref
+
+    import tensorflow as tf
+    from tensorflow.python.ops import gen_resource_variable_ops as resources
+
+    model = _fresh_model(model_dir, precision="float32")
+    model.features(["mixed3a"])
+    name, shared = next(iter(model.shared_weights("float32").names.items()))
+    dtype = tf.float32
+
+    def read():
+        handle = resources.var_handle_op(dtype=dtype, shape=None, container=model_module.SharedWeights.CONTAINER,
+                                         shared_name=shared)
+        return resources.read_variable_op(handle, dtype)
+
+    assert read().shape.num_elements() >= model_module.SHARED_WEIGHT_MIN_ELEMENTS
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
+    with pytest.raises(tf.errors.OpError, match="does not exist"):
+        read()
+
+
+def test_feature_functions_are_bounded_with_the_steps(model_dir):
+    model = _fresh_model(model_dir, precision="float32")
+    cache = model.function_cache
+    cache.size = 2
+    functions = [model.features([name]) for name in ("conv2d2", "mixed3a", "mixed3b", "mixed4a")]
+    assert len(cache) == 2 and cache.evictions == 2
+    assert model.features(["mixed4a"]) is functions[-1]  # the most recent ones are kept
+    assert ("features", ("conv2d2",), "float32") not in cache
+
+
+def test_function_cache_size_comes_from_the_environment(model_dir, monkeypatch):
+    monkeypatch.setenv("DREAM_FUNCTION_CACHE", "5")
+    assert _fresh_model(model_dir).function_cache.size == 5
+    monkeypatch.delenv("DREAM_FUNCTION_CACHE")
+    assert _fresh_model(model_dir).function_cache.size == model_module.FUNCTION_CACHE_SIZE
+    with pytest.raises(ValueError, match="at least one entry"):
+        model_module.FunctionCache(0)
+
+
+def test_function_cache_evicts_the_least_recently_used_and_keeps_pinned_entries():
+    cache = model_module.FunctionCache(2)
+    made = []
+
+    def build(name):
+        return lambda: made.append(name) or name
+
+    with cache.pinning():
+        assert cache.get("default", build("default")) == "default"
+    for name in ("a", "b"):
+        cache.get(name, build(name))
+    cache.get("a", build("a"))  # a is now more recent than b
+    cache.get("c", build("c"))
+    assert cache.keys() == ["default", "a", "c"] and made == ["default", "a", "b", "c"]
+    for name in "defghij":
+        cache.get(name, build(name))
+    assert "default" in cache and len(cache) == 1 + 2 and cache.pinned == 1
+    # An entry used inside `pinning()` is pinned from then on.
+    with cache.pinning():
+        cache.get("j", build("j"))
+    for name in "klmn":
+        cache.get(name, build(name))
+    assert {"default", "j"} <= set(cache.keys())
+
+
+def test_function_cache_builds_once_per_key_and_forgets_failures():
+    import threading
+    import time
+
+    cache = model_module.FunctionCache(4)
+    calls = []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.2)
+        return object()
+
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cache.get("k", slow))) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 5 and all(r is results[0] for r in results)
+
+    def failing():
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        cache.get("bad", failing)
+    assert "bad" not in cache and cache.get("bad", lambda: "fine") == "fine"
 
 
 def test_load_model_is_cached_per_file(tmp_path, fresh_cache):
