@@ -706,7 +706,7 @@ def precompute(atlas: Atlas, layer: str | None, indices: Sequence[int], *,
     started = time.perf_counter()
     before_rendered, before_cached = atlas.stats.rendered, atlas.stats.from_cache
     what = "classes" if classes else layer
-    last_rendered = 0
+    last_key = 0
     for start in range(0, len(indices), atlas.max_tiles):
         part = indices[start:start + atlas.max_tiles]
         generator = atlas.class_tiles(part) if classes else atlas.tiles(layer, part)
@@ -714,9 +714,10 @@ def precompute(atlas: Atlas, layer: str | None, indices: Sequence[int], *,
             rendered = atlas.stats.rendered - before_rendered
             cached = atlas.stats.from_cache - before_cached
             done = rendered + cached
-            if rendered == last_rendered and done < len(indices):
-                continue  # one line per rendered batch, not per tile
-            last_rendered = rendered
+            key = rendered if done < len(indices) else ("end", rendered)
+            if key == last_key:
+                continue  # one line per rendered batch and one at the end, not per tile
+            last_key = key
             elapsed = time.perf_counter() - started
             left = elapsed / rendered * (len(indices) - done) if rendered else 0.0
             print(f"{what}: {done}/{len(indices)} tiles ({rendered} rendered, {cached} cached), "
@@ -766,6 +767,3 @@ __all__ = [
     "precompute", "rank_channels", "search_classes", "start_images", "tile_cache",
 ]
 
-
-if __name__ == "__main__":
-    sys.exit(main())
