@@ -547,13 +547,15 @@ def test_events_have_api_names_and_share_one_dream_slot(app_holder):
     assert {fn.show_progress for fn in dreams} == {"hidden"}  # no overlay on the preview
     assert demo._queue.max_size == app.QUEUE_MAX_SIZE
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert sorted(public) == sorted([*TECHNIQUES, *(f"stop_{t}" for t in TECHNIQUES)])
+    assert sorted(public) == sorted([*TECHNIQUES, *(f"stop_{t}" for t in TECHNIQUES),
+                                     "atlas_page", "rank_channels"])
     assert all(fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private")
 
 
 def test_api_page_describes_every_parameter(client):
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(info) == {*(f"/{t}" for t in TECHNIQUES), *(f"/stop_{t}" for t in TECHNIQUES)}
+    assert set(info) == {*(f"/{t}" for t in TECHNIQUES), *(f"/stop_{t}" for t in TECHNIQUES),
+                         "/atlas_page", "/rank_channels"}
     for technique in TECHNIQUES:
         endpoint = ENDPOINTS[technique]
         parameters = info[f"/{technique}"]["parameters"]
@@ -572,7 +574,7 @@ def test_api_page_describes_every_parameter(client):
 def test_mcp_serves_each_technique_as_a_described_tool(app_url):
     with urllib.request.urlopen(f"{app_url}gradio_api/mcp/schema", timeout=30) as response:
         tools = {tool["name"]: tool for tool in json.load(response)}
-    assert set(TECHNIQUES) | {f"stop_{t}" for t in TECHNIQUES} == set(tools)
+    assert set(TECHNIQUES) | {f"stop_{t}" for t in TECHNIQUES} <= set(tools)
     for technique in TECHNIQUES:
         assert tools[technique]["description"].startswith(ENDPOINTS[technique].description[:40])
         max_side = tools[technique]["inputSchema"]["properties"]["max_side"]
@@ -710,3 +712,30 @@ def test_uploads_must_come_through_the_upload_route(app_url):
         assert "event: error" in stream and "event: complete" not in stream
     finally:
         outside.unlink()
+
+
+# ----------------------------------------------------------------------------- the neuron atlas
+
+
+def test_atlas_page_through_the_api_is_cached_the_second_time(client, app_holder):
+    from dream import atlas
+
+    stats = atlas.atlas_for(app_holder.model).stats
+    first = client.predict("channels", "mixed3b", 2, "", api_name="/atlas_page")
+    channels = app_holder.model.layer("mixed3b").channels
+    assert len(first) == min(24, channels - 24) and all(item["image"] for item in first)
+    rendered = stats.rendered
+    again = client.predict("channels", "mixed3b", 2, "", api_name="/atlas_page")
+    assert stats.rendered == rendered and len(again) == len(first)  # nothing computed
+    assert [item["caption"] for item in again] == [f"ch {i}" for i in range(24, 24 + len(first))]
+    with pytest.raises(AppError, match="there is no page 99"):
+        client.predict("channels", "mixed3b", 99, "", api_name="/atlas_page")
+    with pytest.raises(AppError, match="No class name contains 'jelyfsh'.*jellyfish"):
+        client.predict("classes", "mixed3b", 1, "jelyfsh", api_name="/atlas_page")
+
+
+def test_rank_channels_through_the_api(client, small_photo):
+    items = client.predict(handle_file(small_photo), "mixed3a", api_name="/rank_channels")
+    assert len(items) == 16 and items[0]["caption"].startswith("ch ")  # 8 × (heat map, tile)
+    with pytest.raises(AppError, match="Please upload a photo"):
+        client.predict(None, "mixed3a", api_name="/rank_channels")

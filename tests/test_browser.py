@@ -293,8 +293,9 @@ def in_viewport(page, selector: str) -> bool:
 
 
 def test_every_tab_of_the_page_is_tested_here():
-    """A new technique tab needs its line in TABS (and so every test below)."""
-    assert [technique for _label, technique, _build in app.TABS] == TAB_IDS
+    """A new technique tab needs its line in TABS (and so every test below); the atlas,
+    which is not a technique panel, has tests of its own at the end of this file."""
+    assert [technique for _label, technique, _build in app.TABS] == [*TAB_IDS, "atlas"]
 
 
 @pytest.mark.parametrize("tab", TABS, ids=TAB_IDS)
@@ -550,3 +551,106 @@ def test_without_a_model_the_buttons_are_disabled_until_retry_finds_it(new_page,
         set_number(page, DD, "steps", 1)
         page.locator(DD.id("run")).click()
         wait_for_status(page, DD, "Finished: 1 frame ")
+
+
+# ----------------------------------------------------------------------------- the neuron atlas
+
+
+ATLAS = "#" + ids.ATLAS_PREFIX
+
+
+def test_atlas_fills_a_page_live_caches_it_and_hands_a_tile_to_deep_dream(page, url, app_holder):
+    """A page of tiles fills in, the same page again comes from the cache at once, and a
+    tile's "Dream my photo with this" opens Deep Dream on that channel and dreams."""
+    open_page(page, url)
+    open_tab(page, DD)  # a photo on the Deep Dream tab: it is kept when a tile is handed over
+    pick_example(page, DD)
+    set_number(page, DD, "max-side", 96)
+    set_number(page, DD, "frames", 1)
+    set_number(page, DD, "steps", 1)
+    page.locator(f"#{ids.TABS['atlas']}-button").click()
+    page.locator(f"{ATLAS}-layer input").fill("mixed3a")
+    page.keyboard.press("Enter")
+    page.locator(f"{ATLAS}-run").click()
+    status_line = page.locator(f"{ATLAS}-status")
+    expect(status_line).to_contain_text("tiles in", timeout=240_000)
+    channels = min(24, app_holder.model.layer("mixed3a").channels)
+    tiles = page.locator(f"{ATLAS}-gallery button.thumbnail-item")
+    expect(tiles).to_have_count(channels)
+    shot(page, "atlas-page")
+
+    started = time.monotonic()
+    page.locator(f"{ATLAS}-run").click()
+    expect(status_line).to_contain_text("starting", timeout=30_000)
+    expect(status_line).to_contain_text("tiles in", timeout=30_000)
+    assert time.monotonic() - started < 15, "a cached page took as long as a new one"
+
+    tiles.nth(3).click()
+    expect(page.locator(f"{ATLAS}-selection")).to_contain_text("mixed3a, channel 3")
+    page.locator(f"{ATLAS}-dream").click()
+    expect(page.locator(DD.id("channel") + " input")).to_have_value("3")
+    expect(page.locator(DD.id("layer") + " input")).to_have_value(re.compile("mixed3a"))
+    wait_for_status(page, DD, "Finished: 1 frame ")
+    expect(page.locator(f"{DD.id('files')} a").first).to_have_attribute(
+        "href", re.compile(r"deep-dream-mixed3a-ch3-"))
+    shot(page, "atlas-dreamed")
+
+
+def test_atlas_finds_what_fires_on_a_photo_and_searches_classes(page, url):
+    open_page(page, url)
+    page.locator(f"#{ids.TABS['atlas']}-button").click()
+    page.locator(f"{ATLAS}-layer input").fill("mixed3a")
+    page.keyboard.press("Enter")
+    page.locator(f"{ATLAS}-examples button.gallery-item").first.click()
+    expect(page.locator(f"{ATLAS}-photo img")).to_be_visible()
+    page.locator(f"{ATLAS}-rank").click()
+    status_line = page.locator(f"{ATLAS}-status")
+    expect(status_line).to_contain_text("fire most on your photo", timeout=240_000)
+    # Each channel: its heat map over the photo, then its tile.
+    expect(page.locator(f"{ATLAS}-gallery button.thumbnail-item")).to_have_count(2 * 8)
+    shot(page, "atlas-fires")
+
+    page.locator(f"{ATLAS}-view label").filter(has_text="ImageNet classes").click()
+    query = page.locator(f"{ATLAS}-query textarea")
+    query.fill("jelly")
+    query.press("Enter")
+    expect(status_line).to_contain_text("matching 'jelly'", timeout=240_000)
+    expect(status_line).to_contain_text("tiles in", timeout=240_000)
+    page.locator(f"{ATLAS}-gallery button.thumbnail-item").first.click()
+    page.locator(f"{ATLAS}-open").click()
+    expect(page.locator(DD.id("class") + " input")).to_have_value("jellyfish")
+
+
+# ----------------------------------------------------------------------------- fast style
+
+
+def test_fast_style_mode_runs_and_says_when_its_model_is_missing(new_page, app_holder, style_model_dir):
+    from ui.model_holder import StyleModelHolder
+
+    st = next(tab for tab in TABS if tab.technique == "style_transfer")
+    for ready in (True, False):
+        style_holder = StyleModelHolder(style_model_dir if ready else style_model_dir / "nowhere")
+        style_holder.load(timeout=60)
+        with running_app(app_holder, style_holder) as address:
+            page = new_page()
+            open_page(page, address)
+            open_tab(page, st)
+            pick_example(page, st)
+            page.locator(st.id("mode") + " label").filter(has_text="Fast").click()
+            fast_button = page.locator(st.id("run-alternative"))
+            expect(fast_button).to_be_visible()
+            expect(page.locator(st.id("run"))).to_be_hidden()
+            if not ready:
+                expect(fast_button).to_be_disabled()
+                expect(status(page, st)).to_contain_text("Fast mode is unavailable")
+                expect(status(page, st)).to_contain_text("DREAM_STYLE_MODEL_DIR")
+                # The optimisation mode still works.
+                page.locator(st.id("mode") + " label").filter(has_text="Optimisation").click()
+                expect(page.locator(st.id("run"))).to_be_enabled()
+                continue
+            set_number(page, st, "max-side", 128)
+            fast_button.click()
+            wait_for_status(page, st, "Finished:")
+            src = image_src(page, st)
+            assert max(fetch_png(page, src).shape[:2]) == 128
+            shot(page, "fast-style")

@@ -76,8 +76,15 @@ class AtlasTab:
     # --- rendering a page
 
     def render(self, view: str, layer: str, page: float, query: str, request: gr.Request = None):
-        """Renders a page of tiles: a layer's channels (`page` counts from 1) or the
-        ImageNet classes whose names contain `query`. Yields the gallery as tiles arrive."""
+        """Neuron atlas: a page of feature-visualisation tiles (128 px, cached), a layer's
+        channels or the ImageNet classes whose names contain `query`; 24 per page.
+
+        Args:
+            view: 'channels' (a layer's channels) or 'classes' (ImageNet class neurons).
+            layer: The layer whose channels are shown, e.g. mixed4c (view 'channels').
+            page: Which page of 24, counting from 1.
+            query: Text the class names must contain, e.g. 'dog' (view 'classes'; empty: all).
+        """
         key, stop = self.studio._register(request)
         started = time.monotonic()
         try:
@@ -87,6 +94,10 @@ class AtlasTab:
                     raise ParameterError(f"view must be 'channels' or 'classes' (got {view!r}).")
                 page = PAGE.check("page", page) - 1
                 if view == "channels":
+                    pages = atlas.page_count(layer, PER_PAGE)
+                    if page >= pages:
+                        raise ParameterError(f"page must be between 1 and {pages} for {layer} "
+                                             f"(got {page + 1}): there is no page {page + 1}.")
                     channels = atlas.page_channels(layer, page, PER_PAGE)
                     title = (f"{layer}: channels {channels[0]}–{channels[-1]} (page {page + 1} of "
                              f"{atlas.page_count(layer, PER_PAGE)})")
@@ -136,8 +147,13 @@ class AtlasTab:
     # --- what fires on my photo
 
     def rank(self, photo: str | None, layer: str, request: gr.Request = None):
-        """The layer's channels that fire most on the photo, strongest first: for each, its
-        heat map over the photo, then its atlas tile."""
+        """What fires on my photo: the layer's 8 channels with the highest mean activation on
+        the photo, strongest first; for each, its heat map over the photo, then its tile.
+
+        Args:
+            photo: The photo to analyse (an image file).
+            layer: The layer whose channels are ranked, e.g. mixed4c.
+        """
         key, stop = self.studio._register(request)
         try:
             try:
