@@ -284,6 +284,7 @@ def test_rank_channels_orders_by_mean_activation(model, picture):
     assert got == sorted(got, reverse=True)
     assert np.allclose(got, means[expected], rtol=1e-5)
     assert ranking.image.shape == picture.shape
+    assert np.allclose(ranking.means, means, rtol=1e-5)
     for channel in ranking.channels:
         assert channel.heat.shape == picture.shape[:2] and channel.heat.dtype == np.float32
         assert 0.0 <= channel.heat.min() and channel.heat.max() == pytest.approx(1.0)
@@ -298,7 +299,7 @@ def test_the_heat_map_shows_where_a_channel_fires(model, page_tiles):
     tile = live[0]
     photo = np.full((256, 320, 3), 118, np.uint8)
     photo[:128, :128] = tile.image
-    ranking = atlas_module.rank_channels(model, photo, LAYER, top=model.layer(LAYER).channels)
+    ranking = atlas_module.rank_channels(model, photo, LAYER, top=model.layer(LAYER).channels)  # all 64
     heat = next(c.heat for c in ranking.channels if c.channel == tile.index)
     inside, outside = heat[16:112, 16:112].mean(), heat[160:, 160:].mean()
     assert inside > outside + 0.2, (inside, outside)
@@ -307,8 +308,9 @@ def test_the_heat_map_shows_where_a_channel_fires(model, page_tiles):
 def test_rank_channels_bad_input(model, picture):
     with pytest.raises(ValueError, match="Unknown layer"):
         atlas_module.rank_channels(model, picture, "mixed9z")
-    with pytest.raises(ValueError, match="top must be between 1 and"):
-        atlas_module.rank_channels(model, picture, LAYER, top=0)
+    for top in (0, model.layer(LAYER).channels + 1):
+        with pytest.raises(LimitError, match="top must be between 1 and"):
+            atlas_module.rank_channels(model, picture, LAYER, top=top)
     big = np.zeros((700, 900, 3), np.uint8)
     ranking = atlas_module.rank_channels(model, big, LAYER, top=2)
     assert max(ranking.image.shape[:2]) == atlas_module.RANK_MAX_SIDE and ranking.notes

@@ -79,6 +79,9 @@ EVICT_TO = 0.9
 CLASS_LAYER = CLASS_LOGITS  # where class tiles live in the cache ("layer" of a class)
 # A photo is analysed at most this large; its heat maps have the analysed photo's size.
 RANK_MAX_SIDE = 512
+# At most this many ranked channels get a heat map (64 maps at 512 px: ~120 MB with their
+# overlays); `ChannelRanking.means` holds every channel's mean.
+RANK_MAX_TOP = 64
 
 
 # ----------------------------------------------------------------------------- settings
@@ -570,6 +573,7 @@ class ChannelRanking:
     layer: str
     image: np.ndarray         # the photo as analysed, uint8 [H, W, 3] (≤ max_side)
     channels: list[RankedChannel]
+    means: np.ndarray         # float32 [channels]: every channel's mean, by channel index
     notes: list[str] = field(default_factory=list)
 
 
@@ -601,8 +605,9 @@ def rank_channels(model: InceptionModel, image, layer: str, top: int = 12, *,
     maximum; `overlay` colours it over the photo (`heat_overlay`).
     """
     channels = model.layer(layer).channels
-    if not 1 <= top <= channels:
-        raise ValueError(f"top must be between 1 and {channels} for {layer} (got {top}).")
+    if not 1 <= top <= min(channels, RANK_MAX_TOP):
+        raise LimitError(f"top must be between 1 and {min(channels, RANK_MAX_TOP)} for {layer} "
+                         f"(got {top}); every channel's mean is in the ranking's `means`.")
     photo, notes = load_rgb(image)
     photo, fit_notes = fit_to_limits(photo, Limits(max_side=max(max_side, 16)), max_side)
     activations = _activations(model, photo[None].astype(np.float32), layer, precision)[0]
@@ -617,7 +622,7 @@ def rank_channels(model: InceptionModel, image, layer: str, top: int = 12, *,
         heat = (heat / peak if peak > 0 else np.zeros_like(heat)).astype(np.float32)
         ranked.append(RankedChannel(int(channel), rank, float(means[channel]), heat,
                                     heat_overlay(photo, heat)))
-    return ChannelRanking(layer, photo, ranked, notes + fit_notes)
+    return ChannelRanking(layer, photo, ranked, means.astype(np.float32), notes + fit_notes)
 
 
 # Matplotlib's "inferno" at 9 stops (black → purple → orange → pale yellow), interpolated:
@@ -761,8 +766,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 __all__ = [
-    "Atlas", "AtlasSettings", "AtlasStats", "ChannelRanking", "CLASS_LAYER", "DEFAULT_SETTINGS",
-    "MAX_TILES_PER_REQUEST", "RankedChannel", "Tile", "TileCache", "atlas_for", "channel_means",
+    "Atlas", "AtlasSettings", "AtlasStats", "ChannelRanking", "CLASS_LAYER", "DEFAULT_PER_PAGE",
+    "DEFAULT_SETTINGS", "MAX_TILES_PER_REQUEST", "RANK_MAX_SIDE", "RANK_MAX_TOP", "RankedChannel", "Tile", "TileCache", "atlas_for", "channel_means",
     "colorize", "contact_sheet", "default_cache_dir", "heat_overlay", "model_hash",
     "precompute", "rank_channels", "search_classes", "start_images", "tile_cache",
 ]
