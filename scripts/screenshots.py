@@ -8,7 +8,8 @@
 Without --model-dir the app runs on the generated stand-in model (`dream.synthetic_model`,
 random weights), so the dreams are abstract textures; the page is what a visitor sees.
 Each technique tab gets its first example and its first preset, is run to the end, and is
-photographed with its result, MP4, GIF and downloads on screen; then the About tab. A
+photographed with its result, MP4, GIF and downloads on screen; then the Neuron Atlas with
+its first page of mixed4c tiles, and the About tab. A
 tab whose run ends in an error keeps its old screenshot; the error is printed and the
 script exits with status 1. Needs Debian's Chromium (`apt-get install -y chromium`) and
 Playwright.
@@ -125,7 +126,7 @@ def main() -> None:
                 return page
 
             for _label, technique, _build in app.TABS:
-                if technique not in wanted:
+                if technique not in wanted or technique not in ids.PREFIXES:
                     continue
                 page = fresh_page()
                 error = run_tab(page, technique)
@@ -134,6 +135,14 @@ def main() -> None:
                     print(f"{technique}: the run failed, screenshot not taken: {error}", file=sys.stderr)
                     continue
                 shoot(page, args.out / f"{technique}.png", args.full_page)
+            if "atlas" in wanted:
+                page = fresh_page()
+                page.locator(f"#{ids.TABS['atlas']}-button").click()
+                page.locator(f"#{ids.ATLAS_PREFIX}-run").click()
+                expect(page.locator(f"#{ids.ATLAS_PREFIX}-status")).to_contain_text(
+                    "tiles in", timeout=RUN_TIMEOUT_MS)
+                page.wait_for_function(IMAGES_LOADED, arg=[f"#{ids.ATLAS_PREFIX}-gallery"])
+                shoot(page, args.out / "atlas.png", args.full_page)
             if "about" in wanted:
                 page = fresh_page()
                 page.locator(f"#{ids.TABS['about']}-button").click()
