@@ -1,14 +1,37 @@
 """Does the server's memory stay flat whatever in-range settings callers send?
 
-    python benchmarks/memory.py                 # the full-size generated model (~5 minutes)
-    python benchmarks/memory.py --width 0.25    # a smaller one (quicker, same shape of curve)
+    python benchmarks/memory.py                   # the full-size generated model (~6 minutes)
+    python benchmarks/memory.py --width 0.25      # a smaller one (quicker, same shape of curve)
+    python benchmarks/memory.py --root /tmp/head  # the app of another checkout (e.g. a commit's
+                                                  # `git archive`), for a before/after comparison
 
-Starts `python app.py` on the generated model (`dream.synthetic_model`), warms it up with
-one request per combination, then sends 40 small requests cycling through 20 in-range
-combinations of (layer, Laplacian levels, technique) — each one a step function of its own
-to compile — and prints the server's resident memory (RSS, from /proc) after the warm-up
-and after the 40 requests. Before the compiled-step cache was bounded, 34 such requests
-took a server from 3.0 to 6.4 GB.
+Starts `python app.py` on the generated model (`dream.synthetic_model`) and warms it up as a
+busy Space is warm: the app's own start-up warm-up, then each tab's default request (Deep
+Dream, fractal zoom, guided, style transfer, video: their compiled steps are the working
+set that must stay compiled). It then sends 40 small requests cycling through 20 in-range
+combinations of (technique, layer, Laplacian levels) — each one a step function of its own
+to compile, so every request of the first cycle compiles something new — and prints the
+server's resident memory (RSS, from /proc) after the warm-up and every 10 requests.
+
+The warm-up deliberately does *not* send the 20 combinations: with an unbounded cache that
+would compile them all before the measurement and hide the growth.
+
+Results (width 1.0, 2 shared cores; RSS in MB; "before" is commit 8ba702c exported with
+`git archive 8ba702c | tar -x -C /tmp/head` and run with `--root /tmp/head`, "after" is
+`python benchmarks/memory.py` on commit 73d390b):
+
+| code | start-up + app warm-up | + one default per tab | after 40 requests | growth |
+| --- | --- | --- | --- | --- |
+| before: each setting's step kept forever, with its own copy of the weights | 1614 | 1673 | 4063 | **+2390** |
+| after: one `FunctionCache` of 12 per model, weights shared | 1123 | 1186 | 1265 | **+79** |
+| after, with the warm-up pinned (`FunctionCache.pinning()` in `ui/model_holder.py`) | 1130 | 1187 | 1356 | **+169** |
+
+Before, the growth came in steps of 74 MB (mixed3a) to 400 MB (mixed5a) per new setting.
+After, the cache holds 12 entries besides the pinned ones (a step costs 11–28 MB, a feature
+function 1–5 MB), so what the 40 requests add is bounded by the cache, not by the requests:
+after the first cycle of 20 the curve moves within ±60 MB. Without pinning, the defaults are evicted in
+favour of the flood's settings (hence the smaller growth); with it, they stay compiled and
+the growth is the 12 other entries.
 """
 
 from __future__ import annotations
@@ -28,13 +51,19 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 LAYERS = ("mixed3a", "mixed3b", "mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e", "mixed5a")
-COMBINATIONS = [("deep_dream", layer, levels) for layer in LAYERS for levels in (0, 4)]
-COMBINATIONS += [("guided", "mixed4c", 0), ("guided", "mixed4d", 0), ("style_transfer", "", 0),
-                 ("fractal_zoom", "mixed4c", 2)]
+# (technique, the values that differ from the tab's defaults): 20 distinct compiled steps.
+COMBINATIONS = [("deep_dream", {"layer": layer, "laplacian_levels": levels})
+                for layer in LAYERS for levels in (0, 4)]
+COMBINATIONS += [("guided", {"layer": "mixed4b"}), ("guided", {"layer": "mixed4d"}),
+                 ("style_transfer", {"content_layer": "mixed4a"}),
+                 ("fractal_zoom", {"laplacian_levels": 2})]
 assert len(COMBINATIONS) == 20
+WARM_UP = ("deep_dream", "fractal_zoom", "guided", "style_transfer", "dream_video")
+# Every request is this small (and one frame of one step), so what differs between them is
+# only what they compile, and the benchmark is quick.
+SMALL = {"frames": 1, "steps": 1, "max_side": 128, "octaves": 1}
 
 
 def free_port() -> int:
@@ -50,47 +79,61 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError("no VmRSS")
 
 
-def request(client, photo: str, technique: str, layer: str, levels: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, quiet_s: float = 4.0, timeout_s: float = 600.0) -> None:
+    """Waits until the server has used (almost) no CPU for `quiet_s` (its warm-up is over)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = cpu_seconds(pid)
+        time.sleep(quiet_s)
+        if cpu_seconds(pid) - before < 0.1 * quiet_s:
+            return
+    raise TimeoutError("the server never became idle")
+
+
+def request(client, endpoints, files: dict, technique: str, changes: dict) -> None:
     from gradio_client import handle_file
 
-    tiny = dict(steps=1, max_side=128, step_size=1.5, octaves=2, octave_scale=1.4, tile_size=512,
-                jitter=8, seed=0)
-    gif = dict(frame_duration_ms=100, hold_last_ms=0, pingpong=False)
-    if technique in ("deep_dream", "fractal_zoom"):
-        client.predict(image=handle_file(photo), objective="layer", layer=layer, channel=0,
-                       class_name="jellyfish", frames=1, laplacian_levels=levels, **tiny, **gif,
-                       **({"zoom": 0.05} if technique == "fractal_zoom" else {}),
-                       api_name=f"/{technique}")
-    elif technique == "guided":
-        client.predict(dream_image=handle_file(photo), guide_image=handle_file(photo),
-                       guide_is_dream=False, layer=layer, similarity="dot", direction="toward",
-                       smoothness=1.0, smoothness_norm="l2", guide_weight=1.0, frames=1,
-                       laplacian_levels=levels, **tiny, **gif, api_name="/guided")
-    else:
-        client.predict(content_image=handle_file(photo), style_image=handle_file(photo),
-                       frames=1, **tiny, **gif, api_name="/style_transfer")
+    endpoint = endpoints[technique]
+    values = {**endpoint.defaults(), **{k: v for k, v in SMALL.items() if k in endpoint.params}}
+    values.update(changes)
+    for image in endpoint.images:
+        if image.required:
+            values[image.name] = handle_file(files["video" if image.name == "video" else "photo"])
+    client.predict(**values, api_name=f"/{technique}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=float, default=1.0, help="generated model width")
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--root", type=Path, default=ROOT,
+                        help="the checkout whose app.py runs (default: this one)")
     args = parser.parse_args()
+    root = args.root.resolve()
+    sys.path.insert(0, str(root))
 
     from gradio_client import Client
 
     from dream import synthetic_model
+    from dream.endpoints import ENDPOINTS
 
     work = Path(tempfile.mkdtemp(prefix="dream-memory-"))
     model_dir = synthetic_model.write_model_dir(work / "model", width=args.width, seed=0)
     photo = work / "photo.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8)).save(photo)
+    files = {"photo": str(photo), "video": str(ROOT / "assets" / "pan.mp4")}
     port = free_port()
     env = {**os.environ, "DREAM_MODEL_DIR": str(model_dir), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_ANALYTICS_ENABLED": "False",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=env, cwd=work,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(work / "server.log", "w")
+    server = subprocess.Popen([sys.executable, str(root / "app.py")], env=env, cwd=work,
+                              stdout=log, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{port}/"
         for _ in range(240):
@@ -100,23 +143,31 @@ def main() -> None:
             except OSError:
                 time.sleep(0.5)
         client = Client(url, verbose=False)
-        print(f"model width {args.width}; {len(COMBINATIONS)} combinations; RSS after start-up: "
-              f"{rss_mb(server.pid):.0f} MB")
-        for combination in COMBINATIONS:  # warm-up: each combination compiled once
-            request(client, str(photo), *combination)
+        wait_until_idle(server.pid)  # the app's own warm-up
+        print(f"app: {root}; model width {args.width}; RSS after start-up and the app's "
+              f"warm-up: {rss_mb(server.pid):.0f} MB", flush=True)
+        for technique in WARM_UP:  # each tab's default request, as users send them
+            request(client, ENDPOINTS, files, technique, {})
         warm = rss_mb(server.pid)
-        print(f"after the warm-up ({len(COMBINATIONS)} requests): {warm:.0f} MB")
+        print(f"after one default request per tab ({', '.join(WARM_UP)}): {warm:.0f} MB", flush=True)
         started = time.monotonic()
-        for k, combination in enumerate(islice(cycle(COMBINATIONS), args.requests), 1):
-            request(client, str(photo), *combination)
+        peak = warm
+        for k, (technique, changes) in enumerate(islice(cycle(COMBINATIONS), args.requests), 1):
+            request(client, ENDPOINTS, files, technique, changes)
+            peak = max(peak, rss_mb(server.pid))
             if k % 10 == 0:
-                print(f"  after {k} more requests: {rss_mb(server.pid):.0f} MB")
+                print(f"  after {k} requests: {rss_mb(server.pid):.0f} MB", flush=True)
         after = rss_mb(server.pid)
-        print(f"after {args.requests} requests ({time.monotonic() - started:.0f} s): {after:.0f} MB; "
-              f"growth {after - warm:+.0f} MB")
+        print(f"after {args.requests} requests cycling {len(COMBINATIONS)} combinations "
+              f"({time.monotonic() - started:.0f} s): {after:.0f} MB; growth {after - warm:+.0f} MB "
+              f"(peak {peak:.0f} MB)")
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
 
 
 if __name__ == "__main__":

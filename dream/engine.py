@@ -387,7 +387,7 @@ class Engine:
 
     def _step_function(self, objective: Objective, schedule: Schedule):
         # Kept with the model's feature functions under one bound (`FunctionCache`): each
-        # step holds its own graph (18–28 MB on the full-size model), so they cannot pile up.
+        # step holds its own graph (11–28 MB on the full-size model), so they cannot pile up.
         return self.model.function_cache.get(self.step_key(objective, schedule),
                                              lambda: self._compile(objective, schedule))
 

@@ -15,6 +15,10 @@ same node names, so every layer can still be read by name):
   output channels, which keeps a CPU's vector units idle. They are merged into one
   convolution with their filters concatenated, whose output is split back; the backward
   pass likewise becomes one GEMM instead of three plus a sum.
+
+One rewrite is about memory, not speed: `read_from_resources` replaces the weight constants
+by reads of tensors stored once per model, so the many functions compiled from the graph
+do not each keep a copy of the weights (`dream.model.SharedWeights` says why this way).
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Resolution order for the model files (`tensorflow_inception_graph.pb` and
 `imagenet_comp_graph_label_strings.txt`):
 
-1. an explicit path given to `load_model` (a folder holding the two files, or the zip);
+1. an explicit path given to `load_model` (a folder holding the two files, the zip, or
+   the graph file with the label file beside it);
 2. the environment variable `DREAM_MODEL_DIR` (same forms);
 3. the user cache (`$DREAM_CACHE_DIR`, else `$XDG_CACHE_HOME/deep-dream-studio`,
    else `~/.cache/deep-dream-studio`);
@@ -11,6 +12,16 @@ Resolution order for the model files (`tensorflow_inception_graph.pb` and
 
 A cached copy that fails to parse is deleted and fetched again. The graph is loaded once
 per process; layer names, channel counts and class names are read from the files.
+`ModelUnavailable` messages name files by their base name (they may reach a web page);
+the full paths go to the log.
+
+**Memory.** Everything compiled on the graph (feature functions, the engine's steps) is
+kept in one `FunctionCache` per model, least recently used evicted beyond
+`FUNCTION_CACHE_SIZE`, and reads the weights stored once (`SharedWeights`) instead of
+holding copies. `python benchmarks/memory.py` (the app on the full-size generated graph,
+40 requests cycling 20 in-range settings after a warm-up of every tab's default): RSS grew
+by 2390 MB before (commit 8ba702c: one compiled step per setting kept forever, each with
+its own copies of the weights), by 79 MB after, 169 MB with the warm-up's entries pinned.
 """
 
 from __future__ import annotations
@@ -64,12 +75,15 @@ BLOCK_PREFIXES = ("conv2d", "mixed")
 REQUIRED_NODES = (INPUT_NODE, "mixed4c", CLASS_LOGITS)
 
 # How many compiled functions a model keeps: its feature functions and the engine's steps
-# together (`FunctionCache`), beyond those pinned by the start-up warm-up. Measured on the
+# together (`FunctionCache`), besides those pinned by the start-up warm-up. Measured on the
 # full-size graph (width 1.0) with the weights shared (`SharedWeights`): a compiled step
-# costs 18–28 MB (mixed3a … mixed5a; the objective's depth sets its size), a feature function
-# about 3 MB; the tabs' defaults are 6 entries (benchmarks/memory.py). 12 keeps the defaults
-# and a handful of users' own settings compiled while bounding the rest to ~300 MB.
-# `$DREAM_FUNCTION_CACHE` overrides it (a machine with more memory can keep more).
+# costs 11–28 MB (the deeper its objective's layers, the more), a feature function 1–5 MB.
+# The tabs' default requests need 7 entries (3 steps: Deep Dream's, also the zoom's and the
+# video's, guided's and style's; 4 feature functions). 12 holds them with room for two or
+# three users' own settings when nothing is pinned, and bounds what the unpinned entries can
+# add to ~12 × 20 MB: +169 MB in benchmarks/memory.py with the defaults pinned, within the
+# 300 MB target. `$DREAM_FUNCTION_CACHE` overrides it (a machine with more memory can keep
+# more compiled).
 FUNCTION_CACHE_SIZE = 12
 # Constants with at least this many values (every convolution's weights, the LRN bands) are
 # stored once per model and precision and read by reference (`SharedWeights`); the small
@@ -427,13 +441,15 @@ class SharedWeights:
     graph keeps its own copies of the constants (its graph, its FunctionDef, the forward
     function TensorFlow derives for the gradient, the optimised executable and its Const
     kernels). On the full-size graph a compiled step cost 74 MB (mixed3a) to 400 MB
-    (mixed5a) for that reason; with the weights stored here, 18–28 MB.
+    (mixed5a) for that reason; with the weights stored here, 11–28 MB, and it compiles in
+    about half a second.
 
     **Why not captured tensors or `tf.Variable`s**: both enter the engine's step and tile
     loops as loop variables. oneDNN's layout pass visits a graph with loops in an order that
-    varies from run to run, and then at random fails to pair a MaxPoolGrad with the MaxPool
-    whose workspace it needs: Eigen's MaxPoolGrad ran instead, and a step took 1.3–1.8×
-    as long in about half the processes (measured with TensorFlow's profiler).
+    varies from run to run (a reverse post-order of a graph with cycles), and then at random
+    fails to pair a MaxPoolGrad with the MaxPool whose workspace it needs: Eigen's
+    MaxPoolGrad ran instead, and a step took 1.4–1.7× as long in 12 of 20 processes
+    (TensorFlow's profiler: 3 to 21 of 24 MaxPoolGrads per call not rewritten).
 
     So each weight is a resource in TensorFlow's resource manager under a name of its own,
     and each graph reads it with VarHandleOp + ReadVariableOp (`read_from_resources`):
