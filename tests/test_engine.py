@@ -490,6 +490,43 @@ def test_eviction_while_a_step_runs_does_not_break_it(bounded, picture_factory):
     np.testing.assert_allclose(disturbed, undisturbed, atol=1e-4)
 
 
+def test_steps_keep_running_while_another_thread_evicts_and_frees(bounded, picture_factory):
+    """Requests run (and compile) while another thread compiles, evicts and collects
+    garbage all along: each gives what it gives undisturbed."""
+    import itertools
+    import threading
+    import time
+
+    engine = dream.engine_for(bounded)
+    image = _as_float(picture_factory(64, 80))
+    objective = dream.layer_mean("mixed4a")
+    schedule = Schedule(steps=6, octaves=2, seed=3)
+    undisturbed = engine.run(objective, image, schedule)
+    stop = threading.Event()
+
+    def flood():
+        small = np.full((40, 40, 3), 100.0, np.float32)
+        for layer in itertools.cycle(("conv2d2", "mixed3a", "mixed3b", "mixed4b")):
+            if stop.is_set():
+                return
+            engine.run(dream.layer_mean(layer), small, TINY)
+
+    thread = threading.Thread(target=flood)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        runs = 0
+        # Until the flood has evicted (and so freed, or recompiled) several times.
+        while bounded.function_cache.evictions < 6 and time.monotonic() < deadline:
+            result = engine.run(objective, image, schedule, steps_per_call=2)
+            np.testing.assert_allclose(result, undisturbed, atol=1e-4)
+            runs += 1
+    finally:
+        stop.set()
+        thread.join()
+    assert bounded.function_cache.evictions >= 6 and runs >= 2
+
+
 def test_concurrent_requests_compile_a_step_once(bounded):
     import threading
 
