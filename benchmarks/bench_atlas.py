@@ -12,7 +12,8 @@ so a step costs what it costs on the real model. The tiles go to a fresh tempora
 1. **Per tile-step, by batch size**: one engine call of a few steps on B tiles at 128 px,
    the batch sizes taking turns round after round (the machine is shared: medians).
 2. **A page of 24 tiles** at the atlas's default settings, batched (cold, written to the
-   cache) and one by one (no cache), in the same run; whether both give the same pixels.
+   cache) and one by one (no cache), alternating batch by batch; how alike both renders
+   are (pixel correlation, the channel's activation).
 3. **The same page again** through the cache: the time and the counters (nothing computed).
 4. **Class tiles** (the whole network at 224 px) per tile, batched.
 5. **Cache size**: bytes per tile on disk, and per layer (channels × bytes per tile).
@@ -48,6 +49,50 @@ def ensure_model(folder: Path) -> Path:
         print(f"generating the width-1.0 graph in {folder} …", flush=True)
         synthetic_model.write_model_dir(folder, width=1.0)
     return folder
+
+
+def gflop_per_tile_step(model, tensor: str, size: int) -> float:
+    """Convolution and matmul FLOPs of one tile-step: forward to `tensor` and back to the
+    input, at the size the network sees (Lucid's transforms: +2·12 pad, −8 and −4 jitter)."""
+    import tensorflow as tf
+
+    from dream.model import _prune
+    from dream.transforms import FIRST_JITTER, LAST_JITTER, PAD
+
+    seen = size + 2 * PAD - FIRST_JITTER - LAST_JITTER
+    graph = tf.Graph()
+    with graph.as_default():
+        pixels = tf.compat.v1.placeholder(tf.float32, [1, seen, seen, 3])
+        parts = list(model._built.get(tensor, (tensor,)))  # a block's pre-ReLU tap: its branches
+        tf.graph_util.import_graph_def(_prune(model.graph_def, parts), input_map={"input:0": pixels},
+                                       name="")
+    forward = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":
+            kernel = op.inputs[1].shape
+            forward += 2 * np.prod(op.outputs[0].shape.as_list()) * kernel[0] * kernel[1] * kernel[2]
+        elif op.type == "MatMul":
+            rows, inner = op.inputs[0].shape
+            forward += 2 * rows * inner * op.inputs[1].shape[1]
+    return 2 * forward / 1e9  # the backward pass to the input costs about the forward
+
+
+def matmul_gflops() -> float:
+    """The machine's fp32 rate: the best of a few 2048² matrix products."""
+    import tensorflow as tf
+
+    n = 2048
+    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
+    matmul = tf.function(tf.linalg.matmul)
+    matmul(a, b).numpy()
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        for _ in range(5):
+            product = matmul(a, b)
+        product.numpy()
+        best = min(best, (time.perf_counter() - started) / 5)
+    return 2 * n ** 3 / best / 1e9
 
 
 def time_page(atlas, layer, channels) -> tuple[float, list]:
@@ -99,26 +144,42 @@ def main() -> None:
             started = time.perf_counter()
             engine.run(objectives.channels(tensor, indices), images, schedule)
             per_tile_step[b].append((time.perf_counter() - started) / probe_steps / b)
-    print("\n1. ms per tile-step at 128 px (median of rounds; speed-up over one by one)")
+    gflop = gflop_per_tile_step(model, tensor, settings.size)
+    peak = matmul_gflops()
+    print(f"\n1. ms per tile-step at 128 px (median of rounds; speed-up over one by one; the "
+          f"network's {gflop:.2f} GFLOP per tile-step as a share of the machine's {peak:.0f} "
+          f"GFLOP/s fp32 matmul)")
     one = statistics.median(per_tile_step[1])
     for b in batch_sizes:
         median = statistics.median(per_tile_step[b])
-        print(f"   batch {b:2d}: {median * 1000:6.1f} ms  ×{one / median:4.2f}")
+        print(f"   batch {b:2d}: {median * 1000:6.1f} ms  ×{one / median:4.2f}  "
+              f"{gflop / median:5.0f} GFLOP/s ({gflop / median / peak:4.0%})")
 
-    # 2. A page, batched (cold, into the cache) and one by one (no cache), same run.
+    # 2. A page, batched (cold, into the cache) and one by one (no cache), same run: batch
+    # by batch, each batch's channels then rendered one by one, so that the machine's
+    # load changes hit both alike.
     channels = list(range(page_size))
     cached_atlas = atlas_module.Atlas(model, settings, cache_dir=cache_dir)
     single_atlas = atlas_module.Atlas(model, replace(settings, batch=1), cache=False)
-    cold, batched_tiles = time_page(cached_atlas, layer, channels)
-    alone, single_tiles = time_page(single_atlas, layer, channels)
-    difference = max(int(np.abs(a.image.astype(int) - b.image.astype(int)).max())
-                     for a, b in zip(batched_tiles, single_tiles))
+    cold = alone = 0.0
+    batched_tiles, single_tiles = [], []
+    for start in range(0, page_size, settings.batch):
+        group = channels[start:start + settings.batch]
+        seconds, tiles = time_page(cached_atlas, layer, group)
+        cold += seconds
+        batched_tiles += tiles
+        seconds, tiles = time_page(single_atlas, layer, group)
+        alone += seconds
+        single_tiles += tiles
+    same = sameness(model, tensor, batched_tiles, single_tiles)
     print(f"\n2. page of {page_size} ({steps} steps per tile)")
     print(f"   batched ({settings.batch} per call), cold: {cold:6.1f} s per page, "
           f"{cold / page_size:5.2f} s per tile")
     print(f"   one by one:              {alone:6.1f} s per page, {alone / page_size:5.2f} s per tile")
-    print(f"   batching is ×{alone / cold:.2f} faster per tile; largest pixel difference "
-          f"batched vs one by one: {difference} (of 255)")
+    print(f"   batching is ×{alone / cold:.2f} faster per tile")
+    print(f"   batched vs one by one, per tile: pixel correlation {same['correlation']}, "
+          f"mean |difference| {same['difference']:.1f} levels; own channel batched/alone "
+          f"{same['ratio']}; tiles of different channels correlate at {same['others']}")
     if page_size != 24:
         print(f"   (a page of 24 would take ~{cold / page_size * 24:.0f} s batched)")
 
@@ -157,6 +218,32 @@ def main() -> None:
         write_sheet(model, layer, batched_tiles, Path(args.sheet), steps)
     if args.study:
         steps_study(model, engine, tensor, settings)
+
+
+def sameness(model, tensor, first, second) -> dict:
+    """How alike two renders of the same channels are (see dream.atlas.AtlasSettings)."""
+    def correlation(a, b):
+        a, b = a.astype(float) - a.mean(), b.astype(float) - b.mean()
+        return float((a * b).sum() / np.sqrt((a * a).sum() * (b * b).sum()))
+
+    features = model.features([tensor], "float32")
+
+    def own(tiles):
+        images = np.stack([t.image for t in tiles]).astype(np.float32)
+        means = features(images)[tensor].numpy().mean(axis=(1, 2))
+        return means[np.arange(len(tiles)), [t.index for t in tiles]]
+
+    correlations = [correlation(a.image, b.image) for a, b in zip(first, second)]
+    others = [correlation(a.image, b.image) for a, b in zip(first, first[1:])]
+    mine, theirs = own(first), own(second)
+    live = theirs > 0
+    ratios = mine[live] / theirs[live]
+    return {"correlation": f"{min(correlations):.2f}–{max(correlations):.2f} (median {np.median(correlations):.2f})",
+            "difference": float(np.mean([np.abs(a.image.astype(float) - b.image).mean()
+                                         for a, b in zip(first, second)])),
+            "ratio": f"{ratios.min():.2f}–{ratios.max():.2f} (median {np.median(ratios):.2f}, "
+                     f"{live.sum()} live channels)",
+            "others": f"{min(others):.2f}–{max(others):.2f}"}
 
 
 def write_sheet(model, layer, tiles, path: Path, steps: int) -> None:

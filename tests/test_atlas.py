@@ -355,3 +355,17 @@ def test_command_line_precomputes_into_the_cache(model_dir, tmp_path, capsys):
     assert "done: 0 rendered, 3 were cached" in capsys.readouterr().out
     assert atlas_module.main(["--layer", "nope", "--model", str(model_dir)]) == 2
     assert "Unknown layer" in capsys.readouterr().err
+
+
+def test_atlas_for_is_shared_and_does_not_keep_the_model_alive(model_dir):
+    import gc
+    import weakref
+
+    first = dream.model._load(model_dir / synthetic_model.GRAPH_FILE, model_dir / synthetic_model.LABELS_FILE)
+    assert atlas_module.atlas_for(first) is atlas_module.atlas_for(first)
+    assert atlas_module.atlas_for(first, FAST) is not atlas_module.atlas_for(first)
+    atlas_module.model_hash(first)
+    alive = weakref.ref(first)
+    del first
+    gc.collect()
+    assert alive() is None

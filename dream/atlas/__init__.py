@@ -519,14 +519,15 @@ def _write_settings_note(folder: Path, settings: AtlasSettings, layer: str, mode
     os.replace(temporary, note)
 
 
-_ATLASES: "weakref.WeakKeyDictionary[InceptionModel, dict]" = weakref.WeakKeyDictionary()
 _ATLASES_LOCK = threading.Lock()
 
 
 def atlas_for(model: InceptionModel, settings: AtlasSettings = DEFAULT_SETTINGS) -> Atlas:
     """The shared atlas of `model` with these settings (the default cache folder)."""
+    # Kept on the model, as `engine_for` keeps the engine: a dictionary keyed by models
+    # would keep every model alive, since an atlas refers to its model.
     with _ATLASES_LOCK:
-        per_model = _ATLASES.setdefault(model, {})
+        per_model = vars(model).setdefault("_atlases", {})
         if settings not in per_model:
             per_model[settings] = Atlas(model, settings)
         return per_model[settings]
