@@ -369,3 +369,12 @@ def test_atlas_for_is_shared_and_does_not_keep_the_model_alive(model_dir):
     del first
     gc.collect()
     assert alive() is None
+
+
+def test_an_unwritable_cache_still_serves_tiles(make_atlas, tmp_path):
+    blocker = tmp_path / "a file, not a folder"
+    blocker.write_text("")
+    atlas = make_atlas(replace(FAST, steps=2), cache_dir=blocker / "atlas")
+    tiles = list(atlas.tiles(LAYER, [0, 1]))
+    assert [t.index for t in tiles] == [0, 1] and atlas.stats.rendered == 2
+    assert atlas.cached(LAYER, 0) is None

@@ -42,6 +42,7 @@ import difflib
 import hashlib
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -214,15 +215,16 @@ class TileCache:
         self.max_bytes = int(max_bytes)
         self._total: int | None = None
         self._lock = threading.Lock()
+        self._warned = False
 
     def read(self, path: Path) -> np.ndarray | None:
         try:
             with Image.open(path) as image:
                 array = np.asarray(image.convert("RGB"))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except (OSError, ValueError, SyntaxError):
-            path.unlink(missing_ok=True)  # a damaged tile is rendered again
+            _remove(path)  # a damaged tile is rendered again
             return None
         try:
             os.utime(path)
@@ -234,10 +236,19 @@ class TileCache:
         buffer = io.BytesIO()
         Image.fromarray(image).save(buffer, format="PNG", optimize=True)
         data = buffer.getvalue()
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary.write_bytes(data)
+            os.replace(temporary, path)
+        except OSError as error:
+            # A read-only or full disk: the tile is still served, just not kept.
+            _remove(temporary)
+            if not self._warned:
+                self._warned = True
+                logging.getLogger(__name__).warning("Atlas tiles cannot be cached in %s (%s).",
+                                                    self.root, error)
+            return
         with self._lock:
             total = self._walk_total() if self._total is None else self._total + len(data)
             self._total = total
@@ -274,7 +285,7 @@ class TileCache:
         for _, path, size in files:
             if total <= goal:
                 break
-            path.unlink(missing_ok=True)
+            _remove(path)
             total -= size
         return total
 
@@ -291,6 +302,13 @@ def tile_cache(root: Path, max_bytes: int = DEFAULT_CACHE_BYTES) -> TileCache:
         if key not in _CACHES:
             _CACHES[key] = TileCache(key[0], key[1])
         return _CACHES[key]
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def default_cache_dir() -> Path:
@@ -509,14 +527,17 @@ def _safe(name: str) -> str:
 def _write_settings_note(folder: Path, settings: AtlasSettings, layer: str, model) -> None:
     """settings.json beside the tiles, so a person can tell what a folder holds."""
     note = folder / "settings.json"
-    if note.exists():
+    if note.exists() or not folder.is_dir():
         return
     data = {"layer": layer, "model_sha256": model_hash(model), "model_file": model.source,
             "render_version": RENDER_VERSION, **asdict(settings)}
     data.pop("batch")
     temporary = note.with_name(f".settings.{os.getpid()}.{threading.get_ident()}.tmp")
-    temporary.write_text(json.dumps(data, indent=1))
-    os.replace(temporary, note)
+    try:
+        temporary.write_text(json.dumps(data, indent=1))
+        os.replace(temporary, note)
+    except OSError:
+        _remove(temporary)  # a read-only cache: TileCache.write said so
 
 
 _ATLASES_LOCK = threading.Lock()
