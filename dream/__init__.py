@@ -10,6 +10,7 @@
     dream.style_transfer(model, "photo.jpg", "painting.jpg", style_weight=10)
     dream.run_preset(model, "Jellyfish (class neuron)", "photo.jpg")
     dream.dream_video(model, "clip.mp4", objective).save_mp4("dreamed.mp4")
+    dream.atlas_for(model).page("mixed4c")            # feature-visualisation tiles, cached
 """
 
 import os
@@ -22,6 +23,7 @@ if (os.cpu_count() or 1) <= 4:
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 from dream.animation import AudioTrack, write_gif, write_mp4  # noqa: E402
+from dream.atlas import Atlas, AtlasSettings, Tile, atlas_for, heat_overlay, rank_channels, search_classes  # noqa: E402
 from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom  # noqa: E402
 from dream.engine import Engine, Progress, Schedule, engine_for  # noqa: E402
 from dream.fast_style import FastStyleModel, StyleModelUnavailable, fast_style_transfer, load_style_model  # noqa: E402
@@ -38,6 +40,7 @@ from dream.video import (DEFAULT_VIDEO_LIMITS, DEFAULT_VIDEO_SCHEDULE, VideoErro
                          VideoResult, check_video, dream_video, probe_video, read_video)
 
 __all__ = [
+    "Atlas", "AtlasSettings", "Tile", "atlas_for", "heat_overlay", "rank_channels", "search_classes",
     "FastStyleModel", "StyleModelUnavailable", "fast_style_transfer", "load_style_model",
     "AudioTrack", "DEFAULT_VIDEO_LIMITS", "DEFAULT_VIDEO_SCHEDULE", "VideoError", "VideoLimits",
     "VideoResult", "check_video", "dream_video", "probe_video", "read_video", "write_mp4",

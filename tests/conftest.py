@@ -25,6 +25,13 @@ from pathlib import Path
 # Before TensorFlow is imported anywhere (collection imports the test modules).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home from tests
+# Uploads and results of this session in a folder of its own: Gradio's cache is shared by
+# every app on the machine, and another app's hourly clean-up may delete a file that this
+# session reuses by content hash.
+if "GRADIO_TEMP_DIR" not in os.environ:
+    import tempfile as _tempfile
+
+    os.environ["GRADIO_TEMP_DIR"] = _tempfile.mkdtemp(prefix="dream-tests-gradio-")
 # Loopback requests must never be routed through a proxy from the outer environment.
 for _name in ("NO_PROXY", "no_proxy"):
     _hosts = [h for h in os.environ.get(_name, "").split(",") if h]

@@ -10,6 +10,7 @@ import threading
 import numpy as np
 
 import dream
+from dream import atlas
 from dream.endpoints import ENDPOINTS
 
 from ui.messages import plain, without_paths
@@ -88,7 +89,11 @@ class ModelHolder:
         """Runs each tab's default request once on a tiny picture (see WARM_UP_SIDE)."""
         self.warming = True
         try:
-            self._warm_up_each(model)
+            # The tabs' defaults stay compiled whatever else callers ask for (the model's
+            # function cache evicts only what was built outside this block).
+            with model.function_cache.pinning():
+                self._warm_up_each(model)
+            atlas.model_hash(model)  # the atlas's cache key: hashed once, before anyone waits
         finally:
             self.warming = False
 
