@@ -78,21 +78,11 @@ def gflop_per_tile_step(model, tensor: str, size: int) -> float:
 
 
 def matmul_gflops() -> float:
-    """The machine's fp32 rate: the best of a few 2048² matrix products."""
-    import tensorflow as tf
+    """The machine's fp32 rate, measured as bench_engine.py measures it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_engine import work_machine
 
-    n = 2048
-    a, b = tf.random.normal([n, n]), tf.random.normal([n, n])
-    matmul = tf.function(tf.linalg.matmul)
-    matmul(a, b).numpy()
-    best = float("inf")
-    for _ in range(5):
-        started = time.perf_counter()
-        for _ in range(5):
-            product = matmul(a, b)
-        product.numpy()
-        best = min(best, (time.perf_counter() - started) / 5)
-    return 2 * n ** 3 / best / 1e9
+    return work_machine()["gflops"]
 
 
 def time_page(atlas, layer, channels) -> tuple[float, list]:

@@ -222,7 +222,8 @@ PARAMS: dict[str, Param] = {
                              label="Smoothness measure",
                              help="How neighbouring-pixel differences are penalised: 'l2' "
                                   "(squares: smooth gradients), 'l1' (absolute values: flat "
-                                  "areas, sharp edges), or the CADL course's form."),
+                                  "areas, sharp edges), or 'cadl': mean((dx²+dy²)^1.2), the "
+                                  "form of Parag Mital's CADL course (the default)."),
     "guide_weight": Param("float", 0.0, 10.0, label="Guide weight", step=0.1,
                           help="Strength of the pull toward (or away from) the guide, "
                                "relative to the smoothness."),
