@@ -66,15 +66,10 @@ def gflop_per_tile_step(model, tensor: str, size: int) -> float:
         parts = list(model._built.get(tensor, (tensor,)))  # a block's pre-ReLU tap: its branches
         tf.graph_util.import_graph_def(_prune(model.graph_def, parts), input_map={"input:0": pixels},
                                        name="")
-    forward = 0
-    for op in graph.get_operations():
-        if op.type == "Conv2D":
-            kernel = op.inputs[1].shape
-            forward += 2 * np.prod(op.outputs[0].shape.as_list()) * kernel[0] * kernel[1] * kernel[2]
-        elif op.type == "MatMul":
-            rows, inner = op.inputs[0].shape
-            forward += 2 * rows * inner * op.inputs[1].shape[1]
-    return 2 * forward / 1e9  # the backward pass to the input costs about the forward
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_engine import forward_flops
+
+    return 2 * forward_flops(graph) / 1e9  # the backward pass to the input costs about the forward
 
 
 def matmul_gflops() -> float:

@@ -181,6 +181,19 @@ def work_baseline(target: str, size: int, steps: int) -> dict:
             "value_after": value_in_float32(target, image)}
 
 
+def forward_flops(graph) -> float:
+    """FLOPs of one forward pass through `graph`: its convolutions and matmuls."""
+    forward = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":
+            kernel = op.inputs[1].shape
+            forward += 2 * np.prod(op.outputs[0].shape.as_list()) * kernel[0] * kernel[1] * kernel[2]
+        elif op.type == "MatMul":
+            rows, inner = op.inputs[0].shape
+            forward += 2 * rows * inner * op.inputs[1].shape[1]
+    return float(forward)
+
+
 def work_machine(*_) -> dict:
     """fp32 matmul rate: the best of a few 2048² products."""
     import tensorflow as tf
@@ -214,16 +227,8 @@ def work_flops(target: str, size: int, _steps: int) -> dict:
         pixels = tf.compat.v1.placeholder(tf.float32, [1, size, size, 3])
         tf.graph_util.import_graph_def(_prune(model.graph_def, list(objective.model_layers)),
                                        input_map={"input:0": pixels}, name="")
-    forward = 0
-    for op in graph.get_operations():
-        if op.type == "Conv2D":
-            kernel = op.inputs[1].shape
-            forward += 2 * np.prod(op.outputs[0].shape.as_list()) * kernel[0] * kernel[1] * kernel[2]
-        elif op.type == "MatMul":
-            rows, inner = op.inputs[0].shape
-            forward += 2 * rows * inner * op.inputs[1].shape[1]
     # Backward to the input only (weights are constants): one transposed conv per conv.
-    return {"gflop_per_step": 2 * forward / 1e9}
+    return {"gflop_per_step": 2 * forward_flops(graph) / 1e9}
 
 
 def work_e2e(_target: str, size: int, _steps: int) -> dict:
