@@ -183,6 +183,8 @@ def work_baseline(target: str, size: int, steps: int) -> dict:
 
 def forward_flops(graph) -> float:
     """FLOPs of one forward pass through `graph`: its convolutions and matmuls."""
+    import numpy as np
+
     forward = 0
     for op in graph.get_operations():
         if op.type == "Conv2D":
