@@ -216,7 +216,6 @@ def work_machine(*_) -> dict:
 
 def work_flops(target: str, size: int, _steps: int) -> dict:
     """FLOPs of one step: conv/matmul forward to the tensor, and the same back to the input."""
-    import numpy as np
     import tensorflow as tf
 
     import dream

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Mapping
 
 import numpy as np
 

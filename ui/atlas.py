@@ -8,10 +8,7 @@ visitors, so a page someone has looked at before appears at once.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from typing import Any, Callable, Iterator
 
 import gradio as gr
 
@@ -21,7 +18,7 @@ from dream.endpoints import Param, ParameterError
 
 from ui import controls, ids, outputs
 from ui.messages import user_message
-from ui.studio import Studio
+from ui.studio import Studio, relay
 
 PREFIX = ids.ATLAS_PREFIX
 PER_PAGE = atlas_module.DEFAULT_PER_PAGE
@@ -37,33 +34,6 @@ changed until one **channel** (one feature detector of a layer) or one **class n
 responds as strongly as it can — rendered as Lucid and OpenAI Microscope render neurons.
 Tiles appear as they are made (about a minute for a new page on two CPU cores) and are
 kept for everyone: pages seen before appear at once. Click a tile to dream with it."""
-
-
-def _relay(produce: Callable[[Callable[[float], None]], Iterator], stop: threading.Event
-           ) -> Iterator[tuple[str, Any]]:
-    """Runs `produce(progress)` in a thread; yields ("progress", fraction) and
-    ("item", value) as they come, so the page hears of progress between items."""
-    updates: queue.Queue = queue.Queue()
-
-    def worker() -> None:
-        try:
-            for item in produce(lambda fraction: updates.put(("progress", fraction))):
-                updates.put(("item", item))
-            updates.put(("done", None))
-        except BaseException as error:  # noqa: BLE001 - re-raised in the handler's thread
-            updates.put(("error", error))
-
-    threading.Thread(target=worker, name="dream-worker", daemon=True).start()
-    try:
-        while True:
-            kind, value = updates.get()
-            if kind == "done":
-                return
-            if kind == "error":
-                raise value
-            yield kind, value
-    finally:
-        stop.set()
 
 
 class AtlasTab:
@@ -128,9 +98,9 @@ class AtlasTab:
             shown: dict[int, tuple[str, str]] = {}
             order = [index for _, _, index in entries]
             yield [], outputs.status_html(f"{title}: starting…", 0.0), entries
-            for kind, value in _relay(produce, stop):
+            for kind, value in relay(produce, stop):
                 elapsed = time.monotonic() - started
-                if kind == "progress":
+                if kind == "report":
                     text = f"{title}: {len(shown)} of {len(order)} tiles · {elapsed:.0f} s"
                     yield gr.skip(), outputs.status_html(text, value), gr.skip()
                     continue
@@ -182,7 +152,7 @@ class AtlasTab:
             atlas = self.atlas()
             produce = lambda progress: atlas.tiles(  # noqa: E731
                 layer, channels, should_stop=stop.is_set, progress=progress)
-            for kind, value in _relay(produce, stop):
+            for kind, value in relay(produce, stop):
                 if kind == "item":
                     items[value.index].append((str(value.path) if value.path else value.image,
                                                f"{_caption(value)} tile"))

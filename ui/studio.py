@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from dataclasses import asdict
-from typing import Any, Callable, Generator
+from typing import Any, Callable, Generator, Iterator
 
 import gradio as gr
 
@@ -33,40 +33,57 @@ KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong")
 ProgressCallback = Callable[[dream.Progress], "bool | None"]
 
 
+def relay(produce: Callable[[Callable[[Any], None]], Iterator[Any]], stop: threading.Event
+          ) -> Iterator[tuple[str, Any]]:
+    """Runs the generator `produce(report)` in a worker thread and yields, in the order they
+    happen, ("report", x) for each `report(x)` it calls and ("item", y) for each y it
+    yields; its exceptions are raised here. Closing this generator (the page went away)
+    sets `stop`, which the work checks to end early."""
+    updates: queue.Queue = queue.Queue()
+
+    def worker() -> None:
+        try:
+            for item in produce(lambda report: updates.put(("report", report))):
+                updates.put(("item", item))
+            updates.put(("done", None))
+        except BaseException as error:  # noqa: BLE001 - re-raised in the handler's thread
+            updates.put(("error", error))
+
+    threading.Thread(target=worker, name="dream-worker", daemon=True).start()
+    try:
+        while True:
+            kind, value = updates.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield kind, value
+    finally:
+        stop.set()
+
+
 def stream(work: Callable[[ProgressCallback], dream.DreamResult], stop: threading.Event
            ) -> Generator[dream.Progress, None, dream.DreamResult]:
-    """Runs `work` in a thread; yields its progress reports; returns its result.
+    """Runs `work` in a thread (`relay`); yields its progress reports; returns its result.
 
     The engine calls back after every few steps (in the worker thread); the callback
     returns True to stop once `stop` is set (the Stop button, or this generator being
     closed because the page went away).
     """
-    updates: queue.Queue = queue.Queue()
+    def produce(report: Callable[[Any], None]) -> Iterator[dream.DreamResult]:
+        def on_progress(progress: dream.Progress) -> bool:
+            report(progress)
+            return stop.is_set()
 
-    def on_progress(report: dream.Progress) -> bool:
-        updates.put(report)
-        return stop.is_set()
+        yield work(on_progress)
 
-    def worker() -> None:
-        try:
-            updates.put(("done", work(on_progress)))
-        except BaseException as error:  # noqa: BLE001 - re-raised in the handler's thread
-            updates.put(("error", error))
-
-    thread = threading.Thread(target=worker, name="dream-worker", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item = updates.get()
-            if isinstance(item, dream.Progress):
-                yield item
-                continue
-            kind, value = item
-            if kind == "error":
-                raise value
-            return value
-    finally:
-        stop.set()  # a closed generator stops the worker at its next step
+    result = None
+    for kind, value in relay(produce, stop):
+        if kind == "report":
+            yield value
+        else:
+            result = value
+    return result
 
 
 class Studio:
@@ -150,7 +167,7 @@ class Studio:
 
             started = time.monotonic()
             # The starting picture stands in for the preview until the first one arrives.
-            yield (plan.start if plan.start is not None else None, None, None, None, None, "Dreaming…",
+            yield (plan.start, None, None, None, None, "Dreaming…",
                    status_html("Starting: preparing the network…", 0.0), skip)
             first_report = None
             last_preview = 0.0
