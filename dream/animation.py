@@ -94,7 +94,9 @@ def write_gif(
     # Each frame now has ≤ 256 colours, so the writer's own palette step is exact and fast.
     paletted = [np.asarray(Image.fromarray(frame).quantize(256, method=Image.Quantize.FASTOCTREE)
                            .convert("RGB")) for frame in encoded]
-    iio.imwrite(path, np.stack(paletted), extension=".gif", duration=durations, loop=0)
+    # Pillow (12.3) takes a list of durations only for several frames; one frame gets a number.
+    duration = durations if len(durations) > 1 else durations[0]
+    iio.imwrite(path, np.stack(paletted), extension=".gif", duration=duration, loop=0)
     return path
 
 

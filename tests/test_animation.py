@@ -109,6 +109,14 @@ def test_hold_last_frame(tmp_path):
     assert durations == [100, 100, 100, 1000]
 
 
+def test_one_frame_gif_holds_it(tmp_path):
+    """A run stopped after its first frame still gets its GIF (Pillow 12.3 refuses a list of
+    durations for a single frame)."""
+    path = write_gif(_frames(1), tmp_path / "one.gif", frame_duration_ms=100, hold_last_ms=900)
+    assert iio.imread(path).shape[0] == 1
+    assert iio.immeta(path)["duration"] == 1000
+
+
 @pytest.mark.parametrize("duration", [5, 20_000])
 def test_frame_duration_out_of_range(tmp_path, duration):
     with pytest.raises(ValueError, match="frame_duration_ms must be between 20 and 10000"):
