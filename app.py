@@ -23,16 +23,13 @@ import gradio as gr  # noqa: E402
 
 from dream import atlas as atlas_module  # noqa: E402
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
-from ui import atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, video  # noqa: E402
+from ui import atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, uploads, video  # noqa: E402
 from ui.model_holder import ModelHolder, StyleModelHolder  # noqa: E402
 from ui.studio import Studio  # noqa: E402
 
 LOG = logging.getLogger("deep-dream-studio")
 ROOT = Path(__file__).resolve().parent
 QUEUE_MAX_SIZE = 16
-# Uploads larger than this are refused by the server: a 1024 px photo is a few MB even as
-# an uncompressed PNG, and the largest image the pixel cap admits (75 MP) is shrunk anyway.
-MAX_UPLOAD = "50mb"
 
 # (tab label, technique id, module): the order of the tabs on the page.
 TABS: tuple[tuple[str, str, Callable[[Studio], None]], ...] = (
@@ -124,7 +121,7 @@ def launch_options() -> dict[str, Any]:
     # The atlas's tiles are served straight from its disk cache.
     allowed = [str(ROOT / "assets"), str(atlas_module.default_cache_dir())]
     return dict(theme=gr.themes.Soft(), css=CSS, head=HEAD, allowed_paths=allowed,
-                max_file_size=MAX_UPLOAD, mcp_server=True)
+                max_file_size=uploads.MAX_UPLOAD_BYTES, mcp_server=True)
 
 
 def main(argv: list[str] | None = None) -> None:

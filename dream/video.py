@@ -12,10 +12,12 @@ Farnebäck method, which those tools use too.
    work caps is refused before a single frame is decoded.
 2. **Read**: decode, turn upright (phone videos store a rotation), resample the frame
    rate down by dropping frames evenly, downscale to `max_side` with even sides. The
-   audio track is decoded into memory (at most the duration cap: ~11 MB) and written
-   again as AAC: one path for AAC, Opus, Vorbis or MP3 sources, cut exactly to the
-   frames dreamed (a stop keeps the audio of the frames so far), and independent of
-   the uploaded file's lifetime.
+   first audio track is decoded into memory only as far as the duration cap (~8 MB;
+   a short clip with an hour of sound is a short clip: the rest of the track is
+   demuxed, never decoded) and written again as AAC: one path for AAC, Opus, Vorbis
+   or MP3 sources, cut exactly to the frames dreamed (a stop keeps the audio of the
+   frames so far), and independent of the uploaded file's lifetime. Other tracks
+   (more audio, subtitles, data) are never decoded.
 3. **Dream** frame after frame with the engine (progress, preview and stop as in every
    technique; a stop returns the clip so far).
 4. **Measure** flicker: the output's mean frame-to-frame change relative to the input's,
@@ -203,11 +205,30 @@ def _info(container) -> VideoInfo:
         duration = float(stream.duration * stream.time_base)
     elif container.duration:
         duration = container.duration / av.time_base
+        if len(container.streams) > 1:
+            # The container's duration is its longest track's (e.g. an hour of sound
+            # beside a second of video in an MKV): the video's own is in its packets.
+            duration = _video_packets_duration(container, stream) or duration
     return VideoInfo(
         container=container.format.name, codec=stream.codec_context.name,
         width=int(stream.codec_context.width or 0), height=int(stream.codec_context.height or 0),
         fps=Fraction(rate) if rate else None, duration_s=duration,
         frame_count=int(stream.frames) or None, has_audio=bool(container.streams.audio))
+
+
+def _video_packets_duration(container, stream) -> float | None:
+    """The video track's duration from its packets' timestamps (demuxed, not decoded:
+    about a second for the largest upload)."""
+    start = end = None
+    for packet in container.demux(stream):
+        if packet.pts is None or packet.time_base is None:
+            continue
+        begin = float(packet.pts * packet.time_base)
+        finish = begin + float((packet.duration or 0) * packet.time_base)
+        start = begin if start is None else min(start, begin)
+        end = finish if end is None else max(end, finish)
+    container.seek(0)
+    return None if start is None else end - start
 
 
 def probe_video(source) -> VideoInfo:
@@ -320,9 +341,10 @@ def _audio_layout(channels: int) -> str:
 
 
 class _AudioCollector:
-    """Decoded audio resampled to float planar mono/stereo at an AAC-friendly rate."""
+    """Decoded audio resampled to float planar mono/stereo at an AAC-friendly rate, at
+    most `max_s` seconds of it: past that, `full` is set and nothing more is decoded."""
 
-    def __init__(self, stream) -> None:
+    def __init__(self, stream, max_s: float) -> None:
         rate = int(stream.codec_context.sample_rate or 48000)
         self.rate = rate if rate in AUDIO_RATES else 48000
         channels = stream.codec_context.channels or 2
@@ -331,12 +353,27 @@ class _AudioCollector:
                                            rate=self.rate)
         self.chunks: list[np.ndarray] = []
         self.start_s: float | None = None
+        self.max_samples = int(max_s * self.rate)
+        self.samples = 0
+        self.full = False
+
+    def wants(self, packet) -> bool:
+        """Whether the packet is worth decoding (it starts before the cap)."""
+        if self.full:
+            return False
+        if self.start_s is not None and packet.pts is not None and packet.time_base is not None:
+            if float(packet.pts * packet.time_base) - self.start_s > self.max_samples / self.rate:
+                self.full = True
+        return not self.full
 
     def add(self, frame) -> None:
         if self.start_s is None and frame.time is not None:
             self.start_s = frame.time
         for resampled in self.resampler.resample(frame):
             self.chunks.append(resampled.to_ndarray().reshape(self.channels, -1))
+            self.samples += self.chunks[-1].shape[1]
+        if self.samples >= self.max_samples:
+            self.full = True
 
     def track(self, video_start_s: float, duration_s: float) -> AudioTrack | None:
         for resampled in self.resampler.resample(None):
@@ -367,8 +404,10 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
         video.thread_type = "AUTO"
         streams = [video]
         if container.streams.audio:
-            audio = _AudioCollector(container.streams.audio[0])
+            # The clip's cap plus a second: the audio is cut to the frames afterwards.
+            audio = _AudioCollector(container.streams.audio[0], video_limits.max_duration_s + 1.0)
             streams.append(container.streams.audio[0])
+        budget_pixels = video_limits.max_decode_megapixels * 1e6
         first_s = None
         previous = None      # the last decoded frame, not yet placed in an output slot
         end_s = 0.0
@@ -376,7 +415,7 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
         try:
             for packet in container.demux(streams):
                 if packet.stream.type == "audio":
-                    if audio is None:
+                    if audio is None or not audio.wants(packet):
                         continue
                     try:
                         for frame in packet.decode():
@@ -388,6 +427,12 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
                     continue
                 for frame in packet.decode():
                     decoded += 1
+                    budget_pixels -= frame.width * frame.height
+                    if budget_pixels < 0:
+                        raise LimitError(
+                            f"The clip needs more than {video_limits.max_decode_megapixels:,.0f} "
+                            f"megapixels of decoding (its frames are denser than its file "
+                            f"says). Upload a smaller, shorter or lower-frame-rate version.")
                     if first_s is None:
                         first_s = frame.time or 0.0
                         rotation = int(round((frame.rotation or 0) / 90.0)) % 4 * 90
@@ -424,6 +469,9 @@ def _decode(source, plan: _Plan, video_limits: VideoLimits) -> tuple[list, int, 
     if not frames:
         raise VideoError("This video has no frames.")
     track = audio.track(first_s or 0.0, len(frames) * slot_s) if audio is not None else None
+    if track is not None and (audio.full or audio.samples > track.samples.shape[1] + audio.rate):
+        notes.append("The audio track is longer than the video: only the part under the video "
+                     "is kept.")
     return frames, rotation, track, decoded, notes
 
 

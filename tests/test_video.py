@@ -83,6 +83,66 @@ def write_clip(path, frames, fps=10, *, codec="libx264", pix_fmt="yuv420p", rota
     return path
 
 
+def write_clip_with_long_audio(path, video_s: float = 1.0, audio_s: float = 1800.0, fps: int = 10):
+    """A short clip with a long, small Opus track (6 kb/s mono): one second of quiet noise
+    is encoded once and its packets repeated, so 30 minutes of sound take a second to write
+    and about a megabyte, yet decode to over a gigabyte of samples."""
+    with av.open(str(path), mode="w") as container:
+        video_stream = container.add_stream("libx264", rate=fps)
+        video_stream.width, video_stream.height, video_stream.pix_fmt = 64, 48, "yuv420p"
+        audio = container.add_stream("libopus", rate=48000, layout="mono")
+        audio.bit_rate = 6000
+        noise = (np.random.default_rng(0).standard_normal((1, 48000)) * 0.01).astype(np.float32)
+        second = av.AudioFrame.from_ndarray(noise, format="flt", layout="mono")
+        second.sample_rate, second.pts = 48000, 0
+        payloads = [bytes(packet) for packet in [*audio.encode(second), *audio.encode(None)]]
+        for k in range(int(video_s * fps)):
+            picture = np.full((48, 64, 3), 20 * k % 255, np.uint8)
+            container.mux(video_stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(video_stream.encode(None))
+        pts, step = 0, 960  # Opus packets of 20 ms
+        while pts < audio_s * 48000:
+            for payload in filter(None, payloads):
+                packet = av.Packet(payload)
+                packet.stream, packet.time_base = audio, Fraction(1, 48000)
+                packet.pts = packet.dts = pts
+                packet.duration = step
+                container.mux(packet)
+                pts += step
+    return path
+
+
+class PeakRss:
+    """The process's largest resident size while the block runs, sampled every 20 ms."""
+
+    def __enter__(self):
+        import threading
+
+        self.start = self.peak = self.now()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    @staticmethod
+    def now() -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * 4096 / 1e6  # MB
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.02):
+            self.peak = max(self.peak, self.now())
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.now())
+
+    @property
+    def growth_mb(self) -> float:
+        return self.peak - self.start
+
+
 def decode(path):
     """(frames, video stream facts, audio samples or None) of a file."""
     with av.open(str(path)) as container:
@@ -198,6 +258,26 @@ def test_stop_returns_the_clip_so_far_with_audio_cut_to_it(tmp_path, model, obje
     frames, facts, audio = decode(result.save_mp4(tmp_path / "partial.mp4"))
     assert len(frames) == 4
     assert audio.shape[1] / facts["sample_rate"] == pytest.approx(0.4, abs=0.05)
+
+
+# Decoding the whole track would take 1.1 GB more (measured on the code before the cap).
+LONG_AUDIO_RSS_BOUND_MB = 150
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_short_clip_with_a_long_sound_track_is_a_short_clip(tmp_path, suffix):
+    """A 1 s clip with 30 minutes of sound: accepted from its metadata (the video's own
+    length counts, also in an MKV whose container reports the longest track), its audio cut
+    to the video with a note, and only that much of the track is ever decoded."""
+    source = write_clip_with_long_audio(tmp_path / f"long-audio{suffix}")
+    info = video.check_video(source)
+    assert info.duration_s == pytest.approx(1.0, abs=0.15) and info.has_audio
+    with PeakRss() as memory:
+        clip = read_video(source)
+    assert len(clip.frames) == 10
+    assert clip.audio is not None and clip.audio.duration_s == pytest.approx(1.0, abs=0.05)
+    assert any("audio track is longer than the video" in note for note in clip.notes), clip.notes
+    assert memory.growth_mb < LONG_AUDIO_RSS_BOUND_MB
 
 
 # ----------------------------------------------------------------------------- coherence

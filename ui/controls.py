@@ -15,11 +15,12 @@ from typing import Any
 import gradio as gr
 import pydantic
 from gradio.data_classes import FileData, ImageData
+from gradio_client.utils import is_http_url_like
 
 import dream
 from dream.endpoints import PARAMS, Param
 
-from ui import ids
+from ui import ids, uploads
 from ui.model_holder import class_choices, layer_channels, layer_choices
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -135,19 +136,37 @@ def channel_update(model: dream.InceptionModel | None, layer: str) -> dict[str, 
 
 def _checked_upload_model(name: str, base: type = ImageData, what: str = "image") -> type:
     """Gradio's data model of an upload (`base`), but a value that is not an uploaded file
-    (a bare path text, a number) gets a message naming the parameter, not a blank error."""
+    (a bare path text, a number) gets a message naming the parameter, not a blank error,
+    and a file outside the upload folder is refused (`ui.uploads.check_uploaded_path`)."""
 
     def model_validate(cls, obj, **options):
         try:
-            return base.model_validate(obj, **options)
+            value = base.model_validate(obj, **options)
         except pydantic.ValidationError:
             raise gr.Error(f"{name} must be an uploaded {what} file (with gradio_client: "
-                           f"handle_file('path')); got {type(obj).__name__} "
-                           f"{str(obj)[:60]!r}.", title=f"Not an {what} file",
-                           print_exception=False) from None
+                           f"handle_file('path'); from an agent: a data URI or an http(s) "
+                           f"URL); got {type(obj).__name__} {str(obj)[:60]!r}.",
+                           title=f"Not an {what} file", print_exception=False) from None
+        uploads.check_uploaded_path(name, value.path, what)
+        return value
 
     return type(base)(base.__name__, (base,), {
         "__module__": base.__module__, "model_validate": classmethod(model_validate)})
+
+
+def _fetching_urls(component: gr.components.Component, name: str, what: str) -> None:
+    """An http(s) URL given for `component` is fetched by `ui.uploads.fetch_url` (bounded,
+    public addresses only, failures named); other files go to Gradio's cache as usual."""
+    stock = component.async_move_resource_to_block_cache
+
+    async def move(url_or_file_path):
+        if isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path):
+            path = await uploads.fetch_url(name, url_or_file_path, uploads.MAX_UPLOAD_BYTES, what)
+            component.temp_files.add(path)
+            return path
+        return await stock(url_or_file_path)
+
+    component.async_move_resource_to_block_cache = move
 
 
 def photo(label: str, elem_id: str, name: str) -> gr.Image:
@@ -163,6 +182,7 @@ def photo(label: str, elem_id: str, name: str) -> gr.Image:
     image.preprocess = types.MethodType(_untouched_upload, image)
     image.data_model = _checked_upload_model(name)
     image.param_name = name
+    _fetching_urls(image, name, "image")
     return image
 
 
@@ -183,6 +203,7 @@ def clip(label: str, elem_id: str, name: str) -> gr.Video:
     video = gr.Video(label=label, sources=["upload"], elem_id=elem_id, height=260,
                      format=None, include_audio=True)
     video.data_model = _checked_upload_model(name, FileData, "video")
+    _fetching_urls(video, name, "video")
     return video
 
 
