@@ -12,18 +12,24 @@ their checks and the calls into the `dream` package live in `dream.endpoints`.
 from __future__ import annotations
 
 import argparse
+import inspect
 import logging
 import os
+import threading
+import time
 from pathlib import Path
 from typing import Any, Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import gradio as gr  # noqa: E402
+import httpx  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from dream import atlas as atlas_module  # noqa: E402
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
-from ui import atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, uploads, video  # noqa: E402
+from ui import agents, atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, uploads, video  # noqa: E402
+from ui.upload_quota import UploadQuota  # noqa: E402
 from ui.model_holder import ModelHolder, StyleModelHolder  # noqa: E402
 from ui.studio import Studio  # noqa: E402
 
@@ -113,15 +119,51 @@ def build_app(holder: ModelHolder | None = None,
                          show_progress="minimal")
 
     demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
+    uploads.name_refused_references(demo)
     return demo
 
 
 def launch_options() -> dict[str, Any]:
     """Options `main` launches with; tests pass them too, so they see the same page."""
+    agents.install()  # the MCP tools' corrections (ui/agents.py)
     # The atlas's tiles are served straight from its disk cache.
     allowed = [str(ROOT / "assets"), str(atlas_module.default_cache_dir())]
     return dict(theme=gr.themes.Soft(), css=CSS, head=HEAD, allowed_paths=allowed,
-                max_file_size=uploads.MAX_UPLOAD_BYTES, mcp_server=True)
+                max_file_size=uploads.MAX_UPLOAD_BYTES, mcp_server=True,
+                app_kwargs={"middleware": [Middleware(UploadQuota)]}, **_without_self_check())
+
+
+def _without_self_check() -> dict[str, Any]:
+    """Gradio's launch checks that it can reach its own URL (up to five HEAD requests with
+    a 3 s time-out, and the first time-out ends the check) and raises when it cannot, to
+    demand a share link on hosted notebooks. On a machine whose load stayed around 20 that
+    request timed out and the app exited right after loading the model. The check decides
+    nothing else, so it is skipped (gradio 6's `_frontend` switch) and `watch_local_url`
+    checks patiently in the background instead."""
+    if "_frontend" in inspect.signature(gr.Blocks.launch).parameters:
+        return {"_frontend": False}
+    return {}
+
+
+def watch_local_url(demo: gr.Blocks, patience_s: float = 120.0) -> None:
+    """Logs a warning if the app cannot be reached at its local URL within `patience_s`
+    (a proxy setting or a firewall in the way), without stopping it."""
+    def watch() -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < patience_s:
+            url = getattr(demo, "local_url", None)
+            if url:
+                try:
+                    if httpx.head(url, timeout=30, verify=False).status_code < 500:
+                        return
+                except httpx.HTTPError:
+                    pass
+            time.sleep(2)
+        LOG.warning("The app did not answer at %s within %.0f s: check proxy settings "
+                    "(NO_PROXY) and firewalls, or launch with --share.",
+                    getattr(demo, "local_url", "its local URL"), patience_s)
+
+    threading.Thread(target=watch, name="local-url-check", daemon=True).start()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -137,7 +179,9 @@ def main(argv: list[str] | None = None) -> None:
     # its layer and class lists; a download continues in the background.
     holder.load(timeout=20)
     LOG.info("Model: %s", holder.state if holder.error is None else holder.error)
-    build_app(holder).launch(share=share, **launch_options())
+    demo = build_app(holder)
+    watch_local_url(demo)
+    demo.launch(share=share, **launch_options())
 
 
 if __name__ == "__main__":

@@ -310,6 +310,14 @@ class Endpoint:
     label_fn: Callable[[dict], str]             # a short name for files and the gallery
     model: str = "inception"                    # which model it needs: "inception" or "style"
     warm_up: bool = True                        # run once at start-up to compile its steps
+    # How long a request at the defaults takes on two CPU cores (measured with
+    # benchmarks/bench_endpoints.py on the full-size graph), for the tool descriptions.
+    seconds_at_defaults: float = 0.0
+
+    @property
+    def duration_hint(self) -> str:
+        return (f"At the defaults it takes about {self.seconds_at_defaults:.0f} s on two CPU "
+                f"cores; a smaller max_side and fewer steps or frames are faster.")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -331,15 +339,19 @@ class Endpoint:
     def check(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         """Typed values for every parameter, or a ParameterError naming the first bad one.
 
-        Values the chosen mode ignores (the channel of a whole-layer dream, the class of a
+        A parameter sent as None (null) takes its default, as one left out does. Values
+        the chosen mode ignores (the channel of a whole-layer dream, the class of a
         channel dream, …) are not checked, so a hidden control never blocks a run.
         """
+        defaults = self.defaults()
+        given = {name: defaults.get(name) if raw.get(name) is None else raw.get(name)
+                 for name in self.params}
         values: dict[str, Any] = {image.name: raw.get(image.name) for image in self.images}
         for name in self.params:
-            if name in _unused_in(self.name, raw):
-                values[name] = raw.get(name)
+            if name in _unused_in(self.name, given):
+                values[name] = given[name]
                 continue
-            values[name] = PARAMS[name].check(name, raw.get(name))
+            values[name] = PARAMS[name].check(name, given[name])
         return values
 
     def prepare(self, model: Any, values: dict[str, Any]) -> Plan:

@@ -14,9 +14,9 @@ import gradio as gr
 
 import dream
 from dream import atlas as atlas_module
-from dream.endpoints import Param, ParameterError
+from dream.endpoints import PARAMS, Param, ParameterError
 
-from ui import controls, ids, outputs
+from ui import agents, controls, ids, outputs
 from ui.messages import user_message
 from ui.studio import Studio, relay
 
@@ -27,8 +27,16 @@ PER_PAGE = atlas_module.DEFAULT_PER_PAGE
 CLASSES_PER_PAGE = 12
 DEFAULT_LAYER = "mixed4c"
 RANK_TOP = 8
-PAGE = Param("int", 1, 10_000, label="Page")
+# Measured on the full-size graph, two CPU cores (benchmarks/bench_endpoints.py).
+PAGE_SECONDS = 60.0
+RANK_SECONDS = 25.0
 VIEWS = [("Channels of a layer", "channels"), ("ImageNet classes", "classes")]
+# The tab's parameters, checked like the techniques' (a None takes the default).
+PAGE = Param("int", 1, 10_000, label="Page", help="Which page, counting from 1.")
+VIEW = Param("choice", choices=tuple(value for _, value in VIEWS), label="Show",
+             help="'channels': a layer's channels; 'classes': the ImageNet class neurons.")
+QUERY = Param("text", label="Class name contains",
+              help="Text the class names must contain, e.g. 'dog' (view 'classes'; empty: all).")
 INTRO = """Each tile is a picture the network finds irresistible: started from noise and
 changed until one **channel** (one feature detector of a layer) or one **class neuron**
 responds as strongly as it can — rendered as Lucid and OpenAI Microscope render neurons.
@@ -48,7 +56,7 @@ class AtlasTab:
 
     # --- rendering a page
 
-    def render(self, view: str, layer: str, page: float, query: str, request: gr.Request = None):
+    def atlas_page(self, view: str, layer: str, page: float, query: str, request: gr.Request = None):
         """Neuron atlas: a page of feature-visualisation tiles (128 px, cached), a layer's
         channels or the ImageNet classes whose names contain `query`.
 
@@ -63,10 +71,11 @@ class AtlasTab:
         started = time.monotonic()
         try:
             try:
+                view = VIEW.check("view", "channels" if view is None else view)
+                layer = _checked_layer(layer)
+                page = PAGE.check("page", 1 if page is None else page) - 1
+                query = "" if query is None or query == "" else QUERY.check("query", query)
                 atlas = self.atlas()
-                if view not in ("channels", "classes"):
-                    raise ParameterError(f"view must be 'channels' or 'classes' (got {view!r}).")
-                page = PAGE.check("page", page) - 1
                 if view == "channels":
                     pages = atlas.page_count(layer, PER_PAGE)
                     if page >= pages:
@@ -120,7 +129,7 @@ class AtlasTab:
 
     # --- what fires on my photo
 
-    def rank(self, photo: str | None, layer: str, request: gr.Request = None):
+    def rank_channels(self, photo: str | None, layer: str, request: gr.Request = None):
         """What fires on my photo: the layer's 8 channels with the highest mean activation on
         the photo, strongest first; for each, its heat map over the photo, then its tile.
 
@@ -131,6 +140,7 @@ class AtlasTab:
         key, stop = self.studio._register(request)
         try:
             try:
+                layer = _checked_layer(layer)
                 model = self.studio.holder.require()
                 if not photo:
                     raise dream.ImageError("Please upload a photo to find what fires on it.")
@@ -168,6 +178,25 @@ class AtlasTab:
             self.studio._unregister(key, stop)
 
 
+# What MCP agents read about the two tools (the times: benchmarks/bench_endpoints.py).
+agents.describe_for_agents(AtlasTab.atlas_page, (
+    "Neuron atlas: a page of feature-visualisation tiles, pictures of what each channel of a "
+    "layer (24 a page) or each ImageNet class neuron (12 a page) responds to most, rendered "
+    "as Lucid and OpenAI Microscope render neurons and cached for everyone. Returns links to "
+    "the tiles (128 px PNG, named by channel or class) and a plain-text summary. A page seen "
+    f"before comes back at once; a new page of channels takes about {PAGE_SECONDS:.0f} s on "
+    "two CPU cores."))
+agents.describe_for_agents(AtlasTab.rank_channels, (
+    "What fires on a photo: the 8 channels of a layer with the highest mean activation on "
+    f"the photo, strongest first, each as a heat map over the photo and as its tile. "
+    f"{agents.INPUT_NOTE} Returns links to the heat maps and tiles and a plain-text summary. "
+    f"About {RANK_SECONDS:.0f} s on two CPU cores when the tiles are not cached yet."))
+
+
+def _checked_layer(layer) -> str:
+    return PARAMS["layer"].check("layer", DEFAULT_LAYER if layer is None else layer)
+
+
 def _caption(tile: atlas_module.Tile) -> str:
     """Short enough for a tile: "ch 12", or the class's name."""
     return tile.label.split(" (class")[0] if tile.layer == atlas_module.CLASS_LAYER else f"ch {tile.index}"
@@ -192,10 +221,13 @@ def build(studio: Studio) -> None:
                 layer.elem_id = f"{PREFIX}-layer"
             query = gr.Textbox(label="Class name contains", placeholder="e.g. jelly, dog, tower",
                                visible=False, elem_id=f"{PREFIX}-query")
+            controls.checked_by_handler(view, "view", VIEW)
+            controls.checked_by_handler(query, "query", QUERY)
             with gr.Row():
                 previous = gr.Button("◀ Previous page", size="sm")
                 page = gr.Number(1, precision=0, minimum=1, label="Page", elem_id=f"{PREFIX}-page",
                                  min_width=80)
+                controls.checked_by_handler(page, "page", PAGE)
                 following = gr.Button("Next page ▶", size="sm")
             with gr.Row():
                 show = gr.Button("Show tiles", variant="primary", elem_id=f"{PREFIX}-run", scale=3,
@@ -229,18 +261,18 @@ def build(studio: Studio) -> None:
     layer.change(lambda _: 1, layer, page, api_visibility="private", queue=False)
     previous.click(lambda p: max(1, int(p or 1) - 1), page, page, api_visibility="private",
                    queue=False).then(
-        handlers.render, [view, layer, page, query], [gallery, status, entries],
+        handlers.atlas_page, [view, layer, page, query], [gallery, status, entries],
         concurrency_id="dream", concurrency_limit=1, show_progress="hidden", api_visibility="private")
     following.click(lambda p: int(p or 1) + 1, page, page, api_visibility="private",
                     queue=False).then(
-        handlers.render, [view, layer, page, query], [gallery, status, entries],
+        handlers.atlas_page, [view, layer, page, query], [gallery, status, entries],
         concurrency_id="dream", concurrency_limit=1, show_progress="hidden", api_visibility="private")
     for trigger in (show.click, query.submit):
-        trigger(handlers.render, [view, layer, page, query], [gallery, status, entries],
+        trigger(handlers.atlas_page, [view, layer, page, query], [gallery, status, entries],
                 api_name="atlas_page" if trigger == show.click else False,
                 concurrency_id="dream", concurrency_limit=1, show_progress="hidden")
     stop.click(studio.stop, None, None, api_visibility="private", queue=False)
-    rank.click(handlers.rank, [photo, layer], [gallery, status, entries], api_name="rank_channels",
+    rank.click(handlers.rank_channels, [photo, layer], [gallery, status, entries], api_name="rank_channels",
                concurrency_id="dream", concurrency_limit=1, show_progress="hidden")
 
     # --- choosing a tile, then dreaming with it

@@ -42,9 +42,11 @@ def _raw(component: gr.components.Component, payload: Any) -> Any:
     return payload
 
 
-def _describe(component: gr.components.Component, name: str, schema: dict[str, Any]) -> None:
-    """Gives the API page `schema` for this widget: the help text as its description."""
-    param = PARAMS[name]
+def _describe(component: gr.components.Component, name: str, schema: dict[str, Any],
+              param: Param | None = None) -> None:
+    """Gives the API page `schema` for this widget, with the help text as its description,
+    and has the widget hand its value on untouched (the handler checks it)."""
+    param = param or PARAMS[name]
     schema = {**schema, "description": param.help, "additional_description": param.help}
     component.api_info = lambda: schema
     component.api_info_as_input = lambda: schema
@@ -52,17 +54,27 @@ def _describe(component: gr.components.Component, name: str, schema: dict[str, A
 
 
 def _schema(name: str, param: Param) -> dict[str, Any]:
+    """The parameter's JSON schema; null is allowed too and means its default
+    (`Endpoint.check`), so an agent may send null for any optional value."""
     if param.kind == "int":
-        return {"type": "integer"}
-    if param.kind == "float":
-        return {"type": "number"}
-    if param.kind == "bool":
-        return {"type": "boolean"}
-    if param.kind == "choice":
-        return {"type": "string", "enum": list(param.choices)}
-    if param.kind == "layers":
-        return {"type": "array", "items": {"type": "string"}}
-    return {"type": "string"}
+        schema = {"type": "integer"}
+    elif param.kind == "float":
+        schema = {"type": "number"}
+    elif param.kind == "bool":
+        schema = {"type": "boolean"}
+    elif param.kind == "choice":
+        schema = {"type": "string", "enum": list(param.choices)}
+    elif param.kind == "layers":
+        schema = {"type": "array", "items": {"type": "string"}}
+    else:
+        schema = {"type": "string"}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def checked_by_handler(component: gr.components.Component, name: str, param: Param) -> None:
+    """A widget outside `PARAMS` (e.g. the atlas's page number) described by `param` and
+    checked by its handler, so a wrong type gets a message naming `name`."""
+    _describe(component, name, _schema(name, param), param)
 
 
 def widget(name: str, value: Any, prefix: str | None = None, **options: Any) -> gr.components.Component:
@@ -109,7 +121,7 @@ def class_dropdown(value: Any, model: dream.InceptionModel | None, prefix: str,
     component = gr.Dropdown(class_choices(model), value=value, label=f"{param.label} (type to search)",
                             info=param.help, allow_custom_value=True, filterable=True,
                             elem_id=ids.element(prefix, "class"), **options)
-    _describe(component, "class_name", {"type": "string"})
+    _describe(component, "class_name", _schema("class_name", param))
     return component
 
 
@@ -123,7 +135,7 @@ def channel_number(value: Any, layer: str, model: dream.InceptionModel | None,
     """
     component = gr.Number(value, precision=0, minimum=0, visible=visible,
                           **channel_update(model, layer), elem_id=ids.element(prefix, "channel"))
-    _describe(component, "channel", {"type": "integer"})
+    _describe(component, "channel", _schema("channel", PARAMS["channel"]))
     return component
 
 
@@ -143,10 +155,10 @@ def _checked_upload_model(name: str, base: type = ImageData, what: str = "image"
         try:
             value = base.model_validate(obj, **options)
         except pydantic.ValidationError:
-            raise gr.Error(f"{name} must be an uploaded {what} file (with gradio_client: "
-                           f"handle_file('path'); from an agent: a data URI or an http(s) "
-                           f"URL); got {type(obj).__name__} {str(obj)[:60]!r}.",
-                           title=f"Not an {what} file", print_exception=False) from None
+            raise gr.Error(f"{name} must be {uploads.a('uploaded ' + what)} file (with "
+                           f"gradio_client: handle_file('path'); from an agent: a data URI or "
+                           f"an http(s) URL); got {type(obj).__name__} {str(obj)[:60]!r}.",
+                           title=f"Not {uploads.a(what)} file", print_exception=False) from None
         uploads.check_uploaded_path(name, value.path, what)
         return value
 
@@ -203,6 +215,7 @@ def clip(label: str, elem_id: str, name: str) -> gr.Video:
     video = gr.Video(label=label, sources=["upload"], elem_id=elem_id, height=260,
                      format=None, include_audio=True)
     video.data_model = _checked_upload_model(name, FileData, "video")
+    video.param_name = name
     _fetching_urls(video, name, "video")
     return video
 

@@ -20,7 +20,7 @@ import gradio as gr
 import dream
 from dream.endpoints import Endpoint
 
-from ui import controls
+from ui import agents, controls
 from ui.messages import user_message
 from ui.model_holder import ModelHolder, StyleModelHolder, class_choices, layer_choices
 from ui.outputs import (GALLERY_MAX_ITEMS, GifOptions, Panel, progress_text, save_outputs,
@@ -143,7 +143,7 @@ class Studio:
 
         stop.__name__ = stop.__qualname__ = f"stop_{endpoint.name}"
         stop.__doc__ = self.stop.__doc__
-        return stop
+        return agents.hidden_from_agents(stop)
 
     # --- running one request
 
@@ -239,7 +239,7 @@ class Studio:
         handler.__annotations__ = {"request": gr.Request}
         handler.__name__ = handler.__qualname__ = endpoint.name
         handler.__doc__ = endpoint.docstring()
-        return handler
+        return agents.describe_for_agents(handler, agent_description(endpoint))
 
     # --- wiring a tab
 
@@ -359,6 +359,14 @@ class Studio:
             if holder.state == "unavailable":
                 holder.retry(timeout=60)
         return self.refresh()
+
+
+def agent_description(endpoint: Endpoint) -> str:
+    """What an MCP agent reads about the endpoint's tool."""
+    return (f"{endpoint.description} {agents.INPUT_NOTE} Returns the final picture (a PNG "
+            f"image), links to the animation as GIF and MP4, and a plain-text summary: notes, "
+            f"the links and the settings used (seed included: the same settings give the same "
+            f"result). {endpoint.duration_hint}")
 
 
 def _gallery_items(history: list | None) -> list[tuple[str, str]]:

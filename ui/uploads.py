@@ -27,6 +27,7 @@ from urllib.parse import urljoin, urlparse
 import gradio as gr
 import httpx
 import safehttpx
+from gradio.exceptions import InvalidPathError
 from gradio.utils import get_upload_folder
 
 # Uploads larger than this are refused by the server (Gradio's max_file_size) and URLs are
@@ -46,6 +47,11 @@ class UploadError(gr.Error):
         super().__init__(message, title="Cannot use this file", print_exception=False)
 
 
+def a(noun: str) -> str:
+    """'an image', 'a video'."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def upload_folder() -> Path:
     return Path(os.path.realpath(get_upload_folder()))
 
@@ -53,14 +59,41 @@ def upload_folder() -> Path:
 def check_uploaded_path(name: str, path: str | None, what: str = "image") -> None:
     """Refuses a file reference outside the upload folder (the same words for every such
     path, existing or not)."""
-    if not path:
-        return
+    if path and not _inside_uploads(path):
+        raise not_uploaded(name, what)
+
+
+def not_uploaded(name: str, what: str) -> UploadError:
+    return UploadError(f"{name} must be {a(what)} file uploaded to this server (with "
+                       f"gradio_client: handle_file('path'); from an agent: a data URI or an "
+                       f"http(s) URL); a file reference outside the upload folder is not read.")
+
+
+def name_refused_references(demo: gr.Blocks) -> None:
+    """A file reference *with* Gradio's "meta" field but outside the upload folder is
+    refused by Gradio itself (`InvalidPathError`) before any of our code sees it, which a
+    caller reads as a generic error. This names the input instead."""
+    stock = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call: bool = False):
+        try:
+            return await stock(block_fn, inputs, state, explicit_call)
+        except InvalidPathError:
+            refused = [block for block, value in zip(block_fn.inputs, inputs)
+                       if getattr(block, "param_name", None) and isinstance(value, dict)
+                       and value.get("path") and not _inside_uploads(str(value["path"]))]
+            if not refused:
+                raise
+            block = refused[0]
+            what = "video" if isinstance(block, gr.Video) else "image"
+            raise not_uploaded(block.param_name, what) from None
+
+    demo.preprocess_data = preprocess_data
+
+
+def _inside_uploads(path: str) -> bool:
     real = os.path.realpath(path)
-    if os.path.commonpath([real, str(upload_folder())]) != str(upload_folder()):
-        raise UploadError(
-            f"{name} must be an {what} file uploaded to this server (with gradio_client: "
-            f"handle_file('path'); from an agent: a data URI or an http(s) URL); a file "
-            f"reference outside the upload folder is not read.")
+    return os.path.commonpath([real, str(upload_folder())]) == str(upload_folder())
 
 
 def _readable_size(count: int) -> str:
@@ -114,7 +147,7 @@ async def _save(name: str, url: str, response: httpx.Response, max_bytes: int, w
     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
     wanted = ("image/", "video/") if what == "video" else ("image/",)
     if kind and not kind.startswith(wanted) and kind != "application/octet-stream":
-        raise UploadError(f"{name}: the URL {url} returned {kind}, not an {what}. {INSTEAD}")
+        raise UploadError(f"{name}: the URL {url} returned {kind}, not {a(what)}. {INSTEAD}")
     declared = int(response.headers.get("content-length") or 0)
     too_large = (f"{name}: the file at {url} is larger than the upload limit of "
                  f"{_readable_size(max_bytes)}.")
