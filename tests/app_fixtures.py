@@ -7,7 +7,9 @@ builds on conftest.py's `model_dir` (the small generated inception5h).
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
+import urllib.request
 from collections.abc import Iterator
 
 import numpy as np
@@ -41,6 +43,19 @@ def running_app(holder, style_holder=None) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}/"
     finally:
         demo.close()
+
+
+def api_call(app_url: str, api_name: str, data: list, timeout: float = 120) -> str:
+    """A raw HTTP call of an endpoint (no client-side checks); returns the event stream's
+    text ("event: complete" or "event: error" and its data)."""
+    body = json.dumps({"data": data}).encode()  # json writes NaN as NaN, as JavaScript can't
+    request = urllib.request.Request(f"{app_url}gradio_api/call/{api_name}", data=body,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        event_id = json.load(response)["event_id"]
+    with urllib.request.urlopen(f"{app_url}gradio_api/call/{api_name}/{event_id}",
+                                timeout=timeout) as response:
+        return response.read().decode()
 
 
 def write_picture(path, array: np.ndarray, **save_options) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from app_fixtures import FAST, free_port, running_app, write_picture
+from app_fixtures import FAST, api_call, free_port, running_app, write_picture
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
@@ -250,29 +250,18 @@ def test_list_parameters_refuse_other_types(client, small_photo, tmp_path, pictu
         client.predict(**style_args(small_photo, style, style_layers=["m"]), api_name="/style_transfer")
 
 
-def _http_call(app_url: str, api_name: str, data: list) -> str:
-    """A raw HTTP call of an endpoint; returns the event stream's text."""
-    body = json.dumps({"data": data}).encode()  # json writes NaN as NaN, as JavaScript can't
-    request = urllib.request.Request(f"{app_url}gradio_api/call/{api_name}", data=body,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        event_id = json.load(response)["event_id"]
-    with urllib.request.urlopen(f"{app_url}gradio_api/call/{api_name}/{event_id}", timeout=60) as response:
-        return response.read().decode()
-
-
 @pytest.mark.parametrize("name, value", [("seed", float("nan")), ("step_size", float("inf"))])
 def test_nan_and_infinity_over_raw_http_get_a_message(app_url, name, value):
     values = deep_dream_args(None, **{name: value})
     data = [values[name] for name in ENDPOINTS["deep_dream"].names]
-    stream = _http_call(app_url, "deep_dream", data)
+    stream = api_call(app_url, "deep_dream", data)
     assert "event: error" in stream and f"{name} must be a finite number" in stream, stream[-500:]
 
 
 @pytest.mark.parametrize("value", ["/etc/hostname", 12])
 def test_an_image_that_is_not_an_uploaded_file_is_named(app_url, value):
     values = {**deep_dream_args(None), "image": value}  # sent as it is, not as a file
-    stream = _http_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
+    stream = api_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
     assert "event: error" in stream and "image must be an uploaded image file" in stream, stream[-500:]
 
 
@@ -708,7 +697,7 @@ def test_uploads_must_come_through_the_upload_route(app_url):
     try:
         forged = {"path": str(outside), "meta": {"_type": "gradio.FileData"}}
         values = deep_dream_args(forged)
-        stream = _http_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
+        stream = api_call(app_url, "deep_dream", [values[n] for n in ENDPOINTS["deep_dream"].names])
         assert "event: error" in stream and "event: complete" not in stream
     finally:
         outside.unlink()

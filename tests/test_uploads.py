@@ -5,19 +5,16 @@ what callers may store."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from app_fixtures import running_app, write_picture
-from gradio_client import Client, handle_file
+from app_fixtures import api_call, running_app, write_picture
+from gradio_client import handle_file
 
 pytest_plugins = ("app_fixtures",)
 
@@ -28,17 +25,6 @@ from ui import upload_quota, uploads  # noqa: E402
 SLOTS = [(endpoint.name, image.name, endpoint.names) for endpoint in ENDPOINTS.values()
          for image in endpoint.images]
 SLOTS.append(("rank_channels", "photo", ("photo", "layer")))
-
-
-def api_call(app_url: str, api_name: str, data: list) -> str:
-    """A raw HTTP call of an endpoint; returns the event stream's text."""
-    body = json.dumps({"data": data}).encode()
-    request = urllib.request.Request(f"{app_url}gradio_api/call/{api_name}", data=body,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        event_id = json.load(response)["event_id"]
-    with urllib.request.urlopen(f"{app_url}gradio_api/call/{api_name}/{event_id}", timeout=120) as response:
-        return response.read().decode()
 
 
 def forged_call(app_url: str, api_name: str, slot: str, names, reference) -> str:

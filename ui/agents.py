@@ -119,13 +119,14 @@ class AgentResult:
         parsed = urlparse(file.get("url") or "")
         return f"{self.root_url}{parsed.path}" + (f"?{parsed.query}" if parsed.query else "")
 
-    def add_file(self, file: dict | None, title: str) -> None:
+    def add_file(self, file: dict | None, title: str, inline: bool = False) -> None:
+        """A link to the file; `inline`: the file itself, as the call's one image."""
         if not isinstance(file, dict) or not file.get("path"):
             return
         types = self.server.types
         suffix = Path(file["path"]).suffix.lower()
         url = self.public_url(file)
-        if suffix in STILL_IMAGES and not self.images:
+        if inline and suffix in STILL_IMAGES and not self.images:
             data = base64.b64encode(Path(file["path"]).read_bytes()).decode("ascii")
             self.images.append(types.ImageContent(type="image", data=data,
                                                   mimeType=MIME_TYPES[suffix]))
@@ -144,7 +145,7 @@ class AgentResult:
             self.add_file(file, "the animation as MP4")
         elif isinstance(component, gr.Image):
             gif = str(value.get("path", "")).lower().endswith(".gif")
-            self.add_file(value, "the animation as GIF" if gif else "the final picture")
+            self.add_file(value, "the animation as GIF" if gif else "the final picture", inline=True)
         elif isinstance(component, gr.Gallery):
             for item in value or []:
                 file = item.get("image") if isinstance(item, dict) else None

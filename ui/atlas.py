@@ -94,7 +94,8 @@ class AtlasTab:
                         raise ParameterError(f"There are {pages} pages of classes matching "
                                              f"{query!r}; there is no page {page + 1}.")
                     chosen = found[page * CLASSES_PER_PAGE:(page + 1) * CLASSES_PER_PAGE]
-                    title = (f"{len(found)} classes" + (f" matching {query!r}" if query else "")
+                    title = (f"{len(found)} class{'es' * (len(found) != 1)}"
+                             + (f" matching {query!r}" if query else "")
                              + f" (page {page + 1} of {pages})")
                     produce = lambda progress: atlas.class_tiles(  # noqa: E731
                         [index for index, _ in chosen], should_stop=stop.is_set, progress=progress)
@@ -118,7 +119,7 @@ class AtlasTab:
                 text = f"{title}: {len(shown)} of {len(order)} tiles · {elapsed:.0f} s"
                 yield gallery, outputs.status_html(text, len(shown) / len(order)), gr.skip()
             done = len(shown) == len(order)
-            summary = (f"{title}: {len(order)} tiles in {time.monotonic() - started:.0f} s. "
+            summary = (f"{title}: {len(order)} tile{'s' * (len(order) != 1)} in {time.monotonic() - started:.0f} s. "
                        f"Click one to dream with it." if done else
                        f"Stopped: {len(shown)} of {len(order)} tiles of {title}.")
             yield ([shown[i] for i in order if i in shown],
