@@ -44,6 +44,12 @@ if str(ROOT) not in sys.path:  # plain `pytest` (not `python -m pytest`) from an
 import numpy as np
 import pytest
 
+# How long a test waits for something that must happen (a run to finish, a page to fill,
+# a server to start). Generous on purpose: CI shares its machine, and a load around 20 made
+# runs ten times slower than on a quiet machine. A wait costs this long only when it fails;
+# a test never asserts that something was fast (benchmarks measure speed).
+PATIENCE_S = 900.0
+
 # Small enough that a step takes milliseconds, large enough that every layer has
 # several channels and gradients are informative (see test_engine).
 MODEL_WIDTH = 0.125

@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 import dream
+from tests.conftest import PATIENCE_S
 from dream import LimitError, Limits, Schedule
 from dream.engine import ProgressTracker, octave_sizes, total_octave_steps
 from dream.model import CLASS_LOGITS
@@ -514,7 +515,7 @@ def test_steps_keep_running_while_another_thread_evicts_and_frees(bounded, pictu
     thread = threading.Thread(target=flood)
     thread.start()
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + PATIENCE_S
         runs = 0
         # Until the flood has evicted (and so freed, or recompiled) several times.
         while bounded.function_cache.evictions < 6 and time.monotonic() < deadline:
