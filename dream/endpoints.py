@@ -313,11 +313,13 @@ class Endpoint:
     # How long a request at the defaults takes on two CPU cores (measured with
     # benchmarks/bench_endpoints.py on the full-size graph), for the tool descriptions.
     seconds_at_defaults: float = 0.0
+    measured_on: str = "a photo fitted into 512 px"
 
     @property
     def duration_hint(self) -> str:
-        return (f"At the defaults it takes about {self.seconds_at_defaults:.0f} s on two CPU "
-                f"cores; a smaller max_side and fewer steps or frames are faster.")
+        return (f"At the defaults ({self.measured_on}) it takes about "
+                f"{self.seconds_at_defaults:.0f} s on two CPU cores; a smaller max_side and "
+                f"fewer steps or frames are faster.")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -571,13 +573,14 @@ ENDPOINTS: dict[str, Endpoint] = {
             "Deep Dream (feedback loop): amplifies what a layer, one of its channels or a class "
             "neuron sees in the photo; each frame dreams on the one before.",
             (Image("image", "the photo"),),
-            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS, _prepare_dream, _dream_label),
+            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS, _prepare_dream, _dream_label,
+            seconds_at_defaults=60),
         Endpoint(
             "fractal_zoom",
             "Fractal zoom: dream, zoom in by `zoom` of each side, dream again, `frames` times.",
             (Image("image", "the photo"),),
             _DREAM_PARAMS[:7] + ("zoom",) + _DREAM_PARAMS[7:] + SCHEDULE_PARAMS + GIF_PARAMS,
-            _prepare_dream, _dream_label),
+            _prepare_dream, _dream_label, seconds_at_defaults=136),
         Endpoint(
             "guided",
             "Guided hallucination: dreams an image toward (or away from) what a guide image "
@@ -588,7 +591,8 @@ ENDPOINTS: dict[str, Endpoint] = {
              Image("guide_image", "the guide image")),
             ("guide_is_dream", "layer", "similarity", "direction", "smoothness", "frames",
              "steps", "max_side", "smoothness_norm", "guide_weight") + SCHEDULE_PARAMS + GIF_PARAMS,
-            _prepare_guided, lambda v: f"{v.get('similarity')}-{v.get('direction')}"),
+            _prepare_guided, lambda v: f"{v.get('similarity')}-{v.get('direction')}",
+            seconds_at_defaults=53),
         Endpoint(
             "style_transfer",
             "Neural style transfer (Gatys et al.): the content image repainted in the style "
@@ -600,7 +604,7 @@ ENDPOINTS: dict[str, Endpoint] = {
              "second_style_share", "style_layers", "content_layer", "tv_weight", "init",
              "step_size", "octaves", "octave_scale", "tile_size", "jitter", "seed")
             + GIF_PARAMS,
-            _prepare_style, lambda v: "style"),
+            _prepare_style, lambda v: "style", seconds_at_defaults=69),
         Endpoint(
             "dream_video",
             "Deep Dream on a video clip: every frame is dreamed, starting from the source frame "
@@ -611,7 +615,8 @@ ENDPOINTS: dict[str, Endpoint] = {
                                  "octaves", "octave_scale", "tile_size", "jitter",
                                  "laplacian_levels", "seed"),
             # Its steps are Deep Dream's (same objective and options), warmed up there.
-            _prepare_video, _dream_label, warm_up=False),
+            _prepare_video, _dream_label, warm_up=False, seconds_at_defaults=83,
+            measured_on="a 3 s clip of 36 frames at 384 px"),
         Endpoint(
             "fast_style_transfer",
             "Fast style transfer (Ghiasi et al. 2017, Magenta's arbitrary image stylisation "
@@ -622,7 +627,7 @@ ENDPOINTS: dict[str, Endpoint] = {
                    required=False)),
             ("strength", "preserve_colors", "second_style_share", "sweep_frames", "max_side")
             + GIF_PARAMS,
-            _prepare_fast_style, lambda v: "fast", model="style"),
+            _prepare_fast_style, lambda v: "fast", model="style", seconds_at_defaults=5),
     )
 }
 

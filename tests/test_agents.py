@@ -109,6 +109,19 @@ def test_an_image_that_cannot_be_had_is_named(app_url, url, cause):
     assert cause in message and "data URI" in message, message
 
 
+FILE_SLOTS = [(endpoint.name, image.name) for endpoint in ENDPOINTS.values()
+              for image in endpoint.images] + [("rank_channels", "photo")]
+
+
+@pytest.mark.parametrize("tool, slot", FILE_SLOTS, ids=[f"{t}-{s}" for t, s in FILE_SLOTS])
+def test_no_tool_reads_a_server_file(app_url, photo_uri, tool, slot):
+    """A file parameter takes a data URI or a URL, never a path on the server."""
+    required = [image.name for image in ENDPOINTS[tool].images] if tool in ENDPOINTS else []
+    result = call(app_url, tool, {**{name: photo_uri for name in required}, slot: "/etc/hostname"})
+    assert result.isError
+    assert "neither a data URI nor an http(s) URL" in texts(result)[0]
+
+
 def test_bad_values_are_named_for_agents_too(app_url, photo_uri):
     result = call(app_url, "deep_dream", {"image": photo_uri, **SMALL, "steps": 400})
     assert result.isError and "steps must be between 1 and 50 (got 400)" in texts(result)[0]

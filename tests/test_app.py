@@ -19,6 +19,7 @@ import urllib.request
 import zlib
 from pathlib import Path
 
+import av
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -159,6 +160,22 @@ def test_video_comes_back_as_an_mp4_with_its_frames(client, tmp_path):
     assert movie.shape[0] == 12 and settings["frames"] == 12 and settings["fps"] == 12
     assert notes.startswith("Finished: 12 frames") and Image.open(png).size == (64, 64)
     assert sorted(Path(f).suffix for f in files) == [".gif", ".mp4", ".png"]
+
+
+def test_a_short_clip_with_an_hour_of_sound_is_dreamed_as_a_short_clip(client, tmp_path):
+    """Through the server: the audio is cut to the video, with a note, and the server's
+    memory (this process's: the app runs in it) does not swell with the hour of sound."""
+    from test_video import LONG_AUDIO_RSS_BOUND_MB, PeakRss, write_clip_with_long_audio
+
+    clip = write_clip_with_long_audio(tmp_path / "long-audio.mp4", audio_s=3600)
+    with PeakRss() as memory:
+        png, gif, mp4, files, settings, notes = client.predict(**video_args(str(clip)),
+                                                               api_name="/dream_video")
+    assert "audio track is longer than the video" in notes, notes
+    with av.open(mp4["video"] if isinstance(mp4, dict) else mp4) as container:
+        audio = container.streams.audio[0]
+        assert float(audio.duration * audio.time_base) == pytest.approx(1.0, abs=0.1)
+    assert memory.growth_mb < LONG_AUDIO_RSS_BOUND_MB
 
 
 def test_video_that_is_not_a_video_or_too_long_is_refused_quickly(client, tmp_path, small_photo):
@@ -564,20 +581,22 @@ def test_api_page_describes_every_parameter(client):
             name = parameter["parameter_name"]
             if name in PARAMS:
                 assert parameter["python_type"]["description"].startswith(PARAMS[name].help[:30]), name
-                if PARAMS[name].kind == "int":
-                    assert parameter["python_type"]["type"] == "int", name
+                if PARAMS[name].kind == "int":  # None: the default
+                    assert parameter["python_type"]["type"] == "int | None", name
             assert "enum" not in json.dumps(parameter["type"]) or name not in ("layer", "class_name")
     assert "Stops this session's running" in info["/stop_deep_dream"]["description"]
 
 
 def test_mcp_serves_each_technique_as_a_described_tool(app_url):
     with urllib.request.urlopen(f"{app_url}gradio_api/mcp/schema", timeout=30) as response:
-        tools = {tool["name"]: tool for tool in json.load(response)}
-    assert set(TECHNIQUES) | {f"stop_{t}" for t in TECHNIQUES} <= set(tools)
+        tools = {tool["name"]: tool for tool in json.load(response)
+                 if tool["meta"]["mcp_type"] == "tool"}
+    # The techniques and the atlas; the stop endpoints are not tools (a call waits for its run).
+    assert set(tools) == {*TECHNIQUES, "atlas_page", "rank_channels"}
     for technique in TECHNIQUES:
         assert tools[technique]["description"].startswith(ENDPOINTS[technique].description[:40])
         max_side = tools[technique]["inputSchema"]["properties"]["max_side"]
-        assert max_side["type"] == "integer"
+        assert {"type": "integer"} in max_side["anyOf"]  # or null: the default
         assert max_side["description"].startswith(PARAMS["max_side"].help[:40])
 
 
