@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import re
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -294,10 +294,24 @@ Work = Callable[[ProgressCallback], DreamResult]
 
 @dataclass(frozen=True)
 class Plan:
-    """A checked request: the work to run, and the picture it starts from (uint8 RGB)."""
+    """A checked request: the work to run, the picture it starts from (uint8 RGB), the
+    request's files as the work uses them, and what was noticed while fitting them.
 
-    work: Work
+    `inputs` maps each image parameter to its fitted array (a clip to its file): with them
+    in place of the uploads, `prepare` gives the same work again, which is how a worker
+    process repeats a request the front process has checked (`dream.pool`)."""
+
+    work: Work                 # the dreaming; its result does not carry `notes` yet
     start: np.ndarray | None   # None: not known before the work starts (a video's frames)
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def run(self, on_progress: ProgressCallback) -> DreamResult:
+        """Does the work; the result's notes open with the inputs' notes."""
+        return self.noted(self.work(on_progress))
+
+    def noted(self, result: DreamResult) -> DreamResult:
+        return replace(result, notes=[*self.notes, *result.notes]) if self.notes else result
 
 
 @dataclass(frozen=True)
@@ -414,8 +428,9 @@ def schedule_from(technique: str, values: Mapping[str, Any]) -> Schedule:
     return replace(BASE_SCHEDULES[technique], **given)
 
 
-def _with_notes(result: DreamResult, notes: list[str]) -> DreamResult:
-    return replace(result, notes=[*notes, *result.notes])
+def _given(source: Any) -> bool:
+    """Whether an optional image was sent (a file, or an array when a worker repeats it)."""
+    return source is not None and not (isinstance(source, str) and not source.strip())
 
 
 def dream_target(model: InceptionModel, values: Mapping[str, Any]) -> Objective:
@@ -443,21 +458,21 @@ def _prepare_dream(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     extra = {"zoom": values["zoom"]} if endpoint.name == "fractal_zoom" else {}
 
     def work(on_progress: ProgressCallback) -> DreamResult:
-        result = technique(model, picture, target, schedule, frames=values["frames"],
-                           on_progress=on_progress, limits=SERVER_LIMITS, **extra)
-        return _with_notes(result, notes)
+        return technique(model, picture, target, schedule, frames=values["frames"],
+                         on_progress=on_progress, limits=SERVER_LIMITS, **extra)
 
-    return Plan(work, picture)
+    return Plan(work, picture, {"image": picture}, tuple(notes))
 
 
 def _prepare_guided(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
     guide, notes = fit_image(values["guide_image"], values["max_side"], "the guide image")
-    if values["guide_is_dream"]:
-        picture = guide
-    else:
+    picture = None
+    if not values["guide_is_dream"]:
         picture, dream_notes = fit_image(values["dream_image"], values["max_side"],
                                          "the image to dream on")
         notes += dream_notes
+    inputs = {"dream_image": picture, "guide_image": guide}
+    picture = guide if picture is None else picture
     model.layer(values["layer"])
     schedule = check_request(picture.shape[:2], schedule_from("guided", values),
                              values["frames"], SERVER_LIMITS)
@@ -465,11 +480,10 @@ def _prepare_guided(endpoint: Endpoint, model: InceptionModel, values: dict) -> 
                                             "smoothness_norm", "guide_weight", "frames")}
 
     def work(on_progress: ProgressCallback) -> DreamResult:
-        result = guided_dream(model, picture, guide, schedule=schedule, on_progress=on_progress,
-                              limits=SERVER_LIMITS, **options)
-        return _with_notes(result, notes)
+        return guided_dream(model, picture, guide, schedule=schedule, on_progress=on_progress,
+                            limits=SERVER_LIMITS, **options)
 
-    return Plan(work, picture)
+    return Plan(work, picture, inputs, tuple(notes))
 
 
 def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
@@ -478,7 +492,7 @@ def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     style, style_notes = fit_image(values["style_image"], SERVER_LIMITS.max_side, "the style image")
     notes += style_notes
     second = None
-    if values.get("second_style_image"):
+    if _given(values.get("second_style_image")):
         second, second_notes = fit_image(values["second_style_image"], SERVER_LIMITS.max_side,
                                          "the second style image")
         notes += second_notes
@@ -495,12 +509,12 @@ def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
                                             "preserve_colors", "init", "frames")}
 
     def work(on_progress: ProgressCallback) -> DreamResult:
-        result = style_transfer(model, content, style, second_style_image=second,
-                                schedule=schedule, on_progress=on_progress, limits=SERVER_LIMITS,
-                                **options)
-        return _with_notes(result, notes)
+        return style_transfer(model, content, style, second_style_image=second,
+                              schedule=schedule, on_progress=on_progress, limits=SERVER_LIMITS,
+                              **options)
 
-    return Plan(work, content)
+    inputs = {"content_image": content, "style_image": style, "second_style_image": second}
+    return Plan(work, content, inputs, tuple(notes))
 
 
 def _video_defaults() -> dict[str, Any]:
@@ -525,7 +539,7 @@ def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
         return video_module.dream_video(model, source, target, schedule, blend=values["blend"],
                                         flow=values["flow"], on_progress=on_progress, **options)
 
-    return Plan(work, video_module.first_frame(source, values["max_side"]))
+    return Plan(work, video_module.first_frame(source, values["max_side"]), {"video": source})
 
 
 def _fast_style_defaults() -> dict[str, Any]:
@@ -538,21 +552,21 @@ def _prepare_fast_style(endpoint: Endpoint, style_model: Any, values: dict) -> P
     content, notes = fit_image(values["content_image"], values["max_side"], "the content image")
     style, style_notes = fit_image(values["style_image"], SERVER_LIMITS.max_side, "the style image")
     second = None
-    if values.get("second_style_image"):
+    if _given(values.get("second_style_image")):
         second, second_notes = fit_image(values["second_style_image"], SERVER_LIMITS.max_side,
                                          "the second style image")
         style_notes += second_notes
     notes += style_notes
 
     def work(on_progress: ProgressCallback) -> DreamResult:
-        result = fast_style_module.fast_style_transfer(
+        return fast_style_module.fast_style_transfer(
             style_model, content, style, strength=values["strength"], second_style_image=second,
             second_style_share=values["second_style_share"],
             preserve_colors=values["preserve_colors"], frames=values["sweep_frames"],
             on_progress=on_progress, limits=SERVER_LIMITS)
-        return _with_notes(result, notes)
 
-    return Plan(work, content)
+    inputs = {"content_image": content, "style_image": style, "second_style_image": second}
+    return Plan(work, content, inputs, tuple(notes))
 
 
 def _dream_label(values: Mapping[str, Any]) -> str:

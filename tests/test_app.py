@@ -669,7 +669,7 @@ def test_warm_up_compiles_the_default_steps(tmp_path, model_dir, small_photo):
     endpoint = ENDPOINTS["deep_dream"]
     values = endpoint.check({**endpoint.defaults(), "image": small_photo, "frames": 1, "steps": 1,
                              "max_side": 96})
-    endpoint.prepare(holder.model, values).work(lambda progress: None)
+    endpoint.prepare(holder.model, values).run(lambda progress: None)
     assert engine.trace_count == traced
 
 

@@ -41,7 +41,7 @@ def run_tab_defaults(model) -> None:
         for image in endpoint.images:
             if image.required and image.name != "video":
                 values[image.name] = picture
-        endpoint.prepare(model, values).work(lambda progress: None)
+        endpoint.prepare(model, values).run(lambda progress: None)
 
 
 def run_other_settings(model, count: int) -> None:

@@ -105,7 +105,7 @@ class ModelHolder:
             values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
             values.update({image.name: picture for image in endpoint.images if image.required})
             try:
-                endpoint.prepare(model, values).work(lambda progress: None)
+                endpoint.prepare(model, values).run(lambda progress: None)
             except Exception:  # noqa: BLE001 - a failed warm-up only costs the first user time
                 LOG.exception("Warming up %s failed", endpoint.name)
 

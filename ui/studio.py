@@ -171,7 +171,7 @@ class Studio:
                    status_html("Starting: preparing the network…", 0.0), skip)
             first_report = None
             last_preview = 0.0
-            runner = stream(plan.work, stop)
+            runner = stream(plan.run, stop)
             try:
                 while True:
                     report = next(runner)

@@ -321,6 +321,9 @@ def default_cache_dir() -> Path:
 
 StopCallback = Callable[[], bool]
 ProgressCallback = Callable[[float], None]
+# (layer, batches, should_stop, progress) → (batch, its uint8 tiles) as each is done.
+Renderer = Callable[[str, Sequence[Sequence[int]], "StopCallback | None", "ProgressCallback | None"],
+                    Iterator[tuple[list[int], np.ndarray]]]
 
 
 class Atlas:
@@ -341,6 +344,8 @@ class Atlas:
         self.cache = (tile_cache(Path(cache_dir) if cache_dir else default_cache_dir(), max_cache_bytes)
                       if cache else None)
         self.max_tiles = int(max_tiles)
+        # Renders batches elsewhere (a worker pool: `dream.pool`); None: in this process.
+        self.renderer: Renderer | None = None
         self.stats = AtlasStats()
         self._stats_lock = threading.Lock()
 
@@ -392,14 +397,7 @@ class Atlas:
         unknown layer or a channel the layer does not have raises before any work.
         """
         channels = self._checked_indices(channels, self.channel_count(layer), f"{layer} channel")
-        tensor = self.model.pre_relu_of(layer) if self.settings.pre_relu else None
-        tensor = tensor or layer
-
-        def objective(indices):
-            return objectives.channels(tensor, indices)
-
-        return self._tiles(layer, channels, objective, lambda i: f"{layer}:{i}",
-                           should_stop, progress)
+        return self._tiles(layer, channels, lambda i: f"{layer}:{i}", should_stop, progress)
 
     def class_tiles(self, classes: Iterable[int | str], *,
                     should_stop: StopCallback | None = None,
@@ -410,8 +408,8 @@ class Atlas:
         """
         indices = [self.model.class_index(c) if isinstance(c, str) else c for c in classes]
         indices = self._checked_indices(indices, self.model.num_classes, "class")
-        return self._tiles(CLASS_LAYER, indices, objectives.class_logits,
-                           lambda i: f"{self.class_name(i)} (class {i})", should_stop, progress)
+        return self._tiles(CLASS_LAYER, indices, lambda i: f"{self.class_name(i)} (class {i})",
+                           should_stop, progress)
 
     def class_page(self, query: str = "", page: int = 0, per_page: int = DEFAULT_PER_PAGE, *,
                    should_stop: StopCallback | None = None,
@@ -458,7 +456,7 @@ class Atlas:
             raise ValueError(f"There is no {what} {wrong[0]}: the valid ones are 0–{count - 1}.")
         return list(dict.fromkeys(indices))  # each once, in the order asked
 
-    def _tiles(self, layer, indices, objective_of, label_of, should_stop, progress) -> Iterator[Tile]:
+    def _tiles(self, layer, indices, label_of, should_stop, progress) -> Iterator[Tile]:
         # Validation happened in the caller; from here on it is a generator.
         def generate():
             missing = []
@@ -470,43 +468,74 @@ class Atlas:
                 with self._stats_lock:
                     self.stats.from_cache += 1
                 yield tile
-            yield from self._render(layer, missing, objective_of, label_of, should_stop, progress)
+            yield from self._render(layer, missing, label_of, should_stop, progress)
 
         return generate()
 
-    def _render(self, layer, indices, objective_of, label_of, should_stop, progress) -> Iterator[Tile]:
-        settings = self.settings
-        schedule = settings.schedule()
-        limits = Limits(max_steps=max(Limits().max_steps, settings.steps))
-        total_steps = max(1, len(indices) * settings.steps)
-        done_steps = 0
-        for start in range(0, len(indices), settings.batch):
-            if should_stop is not None and should_stop():
-                return
-            batch = indices[start:start + settings.batch]
-            started = time.perf_counter()
-
-            def report(update, batch_size=len(batch), before=done_steps):
-                if progress is not None:
-                    progress(min(1.0, (before + update.step * batch_size) / total_steps))
-                return bool(should_stop and should_stop())
-
-            tracker = ProgressTracker(settings.steps, report, render=lambda image: image)
-            images = self.engine.run(objective_of(batch), start_images(batch, settings), schedule,
-                                     tracker=tracker, steps_per_call=8, limits=limits)
-            if tracker.stopped:
-                return
-            done_steps += len(batch) * settings.steps
+    def _render(self, layer, indices, label_of, should_stop, progress) -> Iterator[Tile]:
+        """Renders the missing tiles a batch at a time (here, or by `renderer`), caches
+        them and yields them as each batch is done."""
+        size = self.settings.batch
+        batches = [indices[start:start + size] for start in range(0, len(indices), size)]
+        render = self.renderer or self.render_batches
+        for batch, images in render(layer, batches, should_stop, progress):
             with self._stats_lock:
                 self.stats.rendered += len(batch)
-                self.stats.render_seconds += time.perf_counter() - started
             for index, image in zip(batch, images):
-                image = to_uint8(image)
                 path = self.tile_path(layer, index)
                 if path is not None:
                     self.cache.write(path, image)
-                    _write_settings_note(path.parent, settings, layer, self.model)
+                    _write_settings_note(path.parent, self.settings, layer, self.model)
                 yield Tile(layer, index, image, label_of(index), cached=False, path=path)
+
+    def render_batches(self, layer: str, batches: Sequence[Sequence[int]],
+                       should_stop: StopCallback | None = None,
+                       progress: ProgressCallback | None = None) -> Iterator[tuple[list[int], np.ndarray]]:
+        """(batch, its uint8 tiles) for each batch in turn, rendered in this process; stops
+        (yielding nothing more) once `should_stop()` is true. `renderer`, when set, is
+        called the same way and may render the batches elsewhere, in any order."""
+        total_steps = max(1, sum(len(batch) for batch in batches) * self.settings.steps)
+        done_steps = 0
+        for batch in batches:
+            if should_stop is not None and should_stop():
+                return
+
+            def report(fraction, batch_size=len(batch), before=done_steps):
+                if progress is not None:
+                    progress(min(1.0, (before + fraction * batch_size * self.settings.steps)
+                                 / total_steps))
+                return bool(should_stop and should_stop())
+
+            images = self.render_batch(layer, batch, report)
+            if images is None:
+                return
+            done_steps += len(batch) * self.settings.steps
+            yield list(batch), images
+
+    def render_batch(self, layer: str, batch: Sequence[int],
+                     report: Callable[[float], bool | None] | None = None) -> np.ndarray | None:
+        """The uint8 tiles [len(batch), side, side, 3] of `batch`: channels of `layer`, or
+        classes for CLASS_LAYER. `report(fraction done)` returning True stops: None."""
+        settings = self.settings
+        if layer == CLASS_LAYER:
+            objective = objectives.class_logits(list(batch))
+        else:
+            tensor = (self.model.pre_relu_of(layer) if settings.pre_relu else None) or layer
+            objective = objectives.channels(tensor, list(batch))
+        limits = Limits(max_steps=max(Limits().max_steps, settings.steps))
+        started = time.perf_counter()
+
+        def on_progress(update):
+            return report(update.step / settings.steps) if report is not None else False
+
+        tracker = ProgressTracker(settings.steps, on_progress, render=lambda image: image)
+        images = self.engine.run(objective, start_images(batch, settings), settings.schedule(),
+                                 tracker=tracker, steps_per_call=8, limits=limits)
+        if tracker.stopped:
+            return None
+        with self._stats_lock:
+            self.stats.render_seconds += time.perf_counter() - started
+        return np.stack([to_uint8(image) for image in images])
 
 
 def start_images(indices: Sequence[int], settings: AtlasSettings) -> np.ndarray:
