@@ -3,6 +3,8 @@ Google's inception5h GoogLeNet, in the browser.
 
     python app.py            # serves on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / _PORT)
     python app.py --share    # also asks Gradio for a public link (or DREAM_SHARE=1)
+    python app.py --workers 4                          # dreams on 4 worker processes (Ray)
+    DREAM_RAY_ADDRESS=auto python app.py --workers 8   # … on a running Ray cluster
 
 This file is the table of contents: load the model, build the tabs, launch. Each tab is a
 module of `ui/` (a new tab is one new module and one line in `TABS`); the parameters,
@@ -28,6 +30,7 @@ from starlette.middleware import Middleware  # noqa: E402
 
 from dream import atlas as atlas_module  # noqa: E402
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
+from dream.pool import PoolSettings, PoolUnavailable  # noqa: E402
 from ui import agents, atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, uploads, video  # noqa: E402
 from ui.upload_quota import UploadQuota  # noqa: E402
 from ui.model_holder import ModelHolder, StyleModelHolder  # noqa: E402
@@ -80,12 +83,12 @@ HEAD = """<style>
 
 
 def build_app(holder: ModelHolder | None = None,
-              style_holder: StyleModelHolder | None = None) -> gr.Blocks:
+              style_holder: StyleModelHolder | None = None, pool=None) -> gr.Blocks:
     """The whole page; `holder` loads (or has loaded) the inception5h model, `style_holder`
-    the optional fast style network."""
+    the optional fast style network; `pool` (`dream.pool`), when given, does the dreaming."""
     holder = holder or ModelHolder(warm_up=True).start()
     style_holder = style_holder or StyleModelHolder().start()
-    studio = Studio(holder, DEFAULT_MAX_SIDE, SERVER_LIMITS.max_side, style_holder)
+    studio = Studio(holder, DEFAULT_MAX_SIDE, SERVER_LIMITS.max_side, style_holder, pool)
 
     with gr.Blocks(title="Deep Dream Studio",
                    delete_cache=(outputs.OUTPUT_MAX_AGE_S, outputs.OUTPUT_MAX_AGE_S)) as demo:
@@ -93,8 +96,7 @@ def build_app(holder: ModelHolder | None = None,
                     "(or click an example), press the big button, watch it dream.",
                     elem_classes=["header"])
         with gr.Row(equal_height=True):
-            status = gr.Markdown(holder.status_markdown(DEFAULT_MAX_SIDE, SERVER_LIMITS.max_side),
-                                 elem_id=ids.MODEL_STATUS)
+            status = gr.Markdown(studio.status_markdown(), elem_id=ids.MODEL_STATUS)
             retry = gr.Button("Retry loading the model", elem_id=ids.MODEL_RETRY, scale=0,
                               visible=holder.state == "unavailable", min_width=200)
         with gr.Tabs() as tabs:
@@ -118,7 +120,7 @@ def build_app(holder: ModelHolder | None = None,
             button.click(studio.retry, None, watched, api_visibility="private",
                          show_progress="minimal")
 
-    demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE)
+    demo.queue(default_concurrency_limit=1, max_size=QUEUE_MAX_SIZE * (pool.size if pool else 1))
     uploads.name_refused_references(demo)
     return demo
 
@@ -166,20 +168,46 @@ def watch_local_url(demo: gr.Blocks, patience_s: float = 120.0) -> None:
     threading.Thread(target=watch, name="local-url-check", daemon=True).start()
 
 
+def start_pool(settings, holder: ModelHolder):
+    """The worker pool `settings` asks for, dreaming with the model `holder` has loaded (its
+    files travel to the workers); None without a model. Ray is imported only here."""
+    from dream import pool as pool_module
+    from dream.model import resolve_model_files
+    from dream.pool.ray_pool import read_model_files
+
+    if holder.load().model is None:
+        LOG.error("No worker pool: the model could not be loaded (%s).", holder.error)
+        return None
+    files = read_model_files(*resolve_model_files(holder.path))
+    return pool_module.start_pool(settings, model_files=files,
+                                  style_model_dir=os.environ.get("DREAM_STYLE_MODEL_DIR"))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Deep Dream Studio (Gradio app)")
     parser.add_argument("--share", action="store_true",
                         help="ask Gradio for a public link (also DREAM_SHARE=1)")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="dream on N worker processes (a local Ray; with DREAM_RAY_ADDRESS, "
+                             "on that Ray cluster); default: in this process")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     share = args.share or os.environ.get("DREAM_SHARE", "").lower() in ("1", "true", "yes")
+    settings = PoolSettings.from_environment(args.workers)
 
-    holder = ModelHolder(warm_up=True).start()
+    # With a pool the workers dream; this process only checks requests, so it does not warm up.
+    holder = ModelHolder(warm_up=not settings.enabled).start()
     # A local model loads in a second or two: waiting briefly lets the page be built with
     # its layer and class lists; a download continues in the background.
     holder.load(timeout=20)
     LOG.info("Model: %s", holder.state if holder.error is None else holder.error)
-    demo = build_app(holder)
+    pool = None
+    if settings.enabled:
+        try:
+            pool = start_pool(settings, holder)
+        except PoolUnavailable as error:
+            raise SystemExit(f"Deep Dream Studio did not start: {error}") from None
+    demo = build_app(holder, pool=pool)
     watch_local_url(demo)
     demo.launch(share=share, **launch_options())
 

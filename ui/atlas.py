@@ -52,7 +52,10 @@ class AtlasTab:
         self._atlases: dict[int, atlas_module.Atlas] = {}
 
     def atlas(self) -> atlas_module.Atlas:
-        return atlas_module.atlas_for(self.studio.holder.require())
+        book = atlas_module.atlas_for(self.studio.holder.require())
+        if self.studio.pool is not None and book.renderer is None:
+            book.renderer = self.studio.pool.tile_renderer(book.settings)  # tiles on the workers
+        return book
 
     # --- rendering a page
 
@@ -263,20 +266,20 @@ def build(studio: Studio) -> None:
     # The one public /atlas_page is the Show button's; the other ways to a page are private
     # (each with a name of its own: Gradio would otherwise rename the public one).
     show.click(handlers.atlas_page, [view, layer, page, query], [gallery, status, entries],
-               api_name="atlas_page", concurrency_id="dream", concurrency_limit=1,
+               api_name="atlas_page", concurrency_id="dream", concurrency_limit=studio.concurrency,
                show_progress="hidden")
     query.submit(handlers.atlas_page, [view, layer, page, query], [gallery, status, entries],
                  api_name="atlas_page_search", api_visibility="private", concurrency_id="dream",
-                 concurrency_limit=1, show_progress="hidden")
+                 concurrency_limit=studio.concurrency, show_progress="hidden")
     for button, step, name in ((previous, -1, "atlas_page_previous"), (following, 1, "atlas_page_next")):
         button.click(lambda p, step=step: max(1, int(p or 1) + step), page, page,
                      api_visibility="private", queue=False).then(
             handlers.atlas_page, [view, layer, page, query], [gallery, status, entries],
-            api_name=name, api_visibility="private", concurrency_id="dream", concurrency_limit=1,
+            api_name=name, api_visibility="private", concurrency_id="dream", concurrency_limit=studio.concurrency,
             show_progress="hidden")
     stop.click(studio.stop, None, None, api_visibility="private", queue=False)
     rank.click(handlers.rank_channels, [photo, layer], [gallery, status, entries], api_name="rank_channels",
-               concurrency_id="dream", concurrency_limit=1, show_progress="hidden")
+               concurrency_id="dream", concurrency_limit=studio.concurrency, show_progress="hidden")
 
     # --- choosing a tile, then dreaming with it
     def select(items: list, event: gr.SelectData):

@@ -7,6 +7,7 @@ import re
 
 import dream
 from dream.endpoints import ParameterError
+from dream.pool import PoolUnavailable, WorkerLost
 
 LOG = logging.getLogger("deep-dream-studio")
 
@@ -24,7 +25,8 @@ def plain(text: str) -> str:
     return text.replace("`", "")
 
 
-EXPECTED = (ParameterError, dream.ImageError, dream.LimitError, dream.ModelUnavailable, ValueError)
+EXPECTED = (ParameterError, dream.ImageError, dream.LimitError, dream.ModelUnavailable, ValueError,
+            WorkerLost, PoolUnavailable)
 
 
 def user_message(error: BaseException) -> str:

@@ -7,11 +7,9 @@ import logging
 import os
 import threading
 
-import numpy as np
-
 import dream
 from dream import atlas
-from dream.endpoints import ENDPOINTS
+from dream.endpoints import warm_up
 
 from ui.messages import plain, without_paths
 
@@ -20,10 +18,6 @@ MODEL_FILES = "inception5h.zip (tensorflow_inception_graph.pb and its label file
 FIX_HINT = (f"To fix it: download {MODEL_FILES} from {dream.model.MODEL_URL} on a machine with "
             "internet, then start the app with DREAM_MODEL_DIR=/path/to/inception5h.zip (or a "
             "folder holding the two files), or put it in place and press Retry.")
-# Each tab's first request at its defaults, tiny: running it compiles the step function that
-# request will use (the first call of a new objective traces and optimises its graph, ~8 s
-# on two cores), so the first user sees their first preview as fast as later ones do.
-WARM_UP_SIDE = 96
 
 
 class ModelHolder:
@@ -86,28 +80,16 @@ class ModelHolder:
             self._warm_up(self.model)
 
     def _warm_up(self, model: dream.InceptionModel) -> None:
-        """Runs each tab's default request once on a tiny picture (see WARM_UP_SIDE)."""
+        """Runs each tab's default request once on a tiny picture (`dream.endpoints.warm_up`)."""
         self.warming = True
         try:
             # The tabs' defaults stay compiled whatever else callers ask for (the model's
             # function cache evicts only what was built outside this block).
             with model.function_cache.pinning():
-                self._warm_up_each(model)
+                warm_up(model, self.kind)
             atlas.model_hash(model)  # the atlas's cache key: hashed once, before anyone waits
         finally:
             self.warming = False
-
-    def _warm_up_each(self, model) -> None:
-        picture = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, np.uint8)
-        for endpoint in ENDPOINTS.values():
-            if endpoint.model != self.kind or not endpoint.warm_up:
-                continue
-            values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
-            values.update({image.name: picture for image in endpoint.images if image.required})
-            try:
-                endpoint.prepare(model, values).run(lambda progress: None)
-            except Exception:  # noqa: BLE001 - a failed warm-up only costs the first user time
-                LOG.exception("Warming up %s failed", endpoint.name)
 
     # --- state
 

@@ -19,6 +19,8 @@ import gradio as gr
 
 import dream
 from dream.endpoints import Endpoint
+from dream.pool import StoppedWhileWaiting, Waiting
+from dream.pool.jobs import EndpointJob
 
 from ui import agents, controls
 from ui.messages import user_message
@@ -27,6 +29,7 @@ from ui.outputs import (GALLERY_MAX_ITEMS, GifOptions, Panel, progress_text, sav
                         status_html)
 
 PREVIEW_INTERVAL_S = 0.5   # at most two preview images a second reach the page
+WAITING_PER_WORKER = 4     # with a pool: requests per worker that run or wait in its line
 # Controls a preset leaves alone: the user's image size and GIF choices.
 KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong")
 
@@ -90,8 +93,13 @@ class Studio:
     """The handlers behind the page, shared by every technique tab."""
 
     def __init__(self, holder: ModelHolder, max_side: int, limit: int,
-                 style_holder: ModelHolder | None = None) -> None:
+                 style_holder: ModelHolder | None = None, pool=None) -> None:
         self.holder = holder
+        # The workers that dream (`dream.pool`); None: this process, one request at a time.
+        self.pool = pool
+        # Requests that may run or wait for a worker at once; past these, Gradio's queue.
+        # With a pool they wait in its line, which tells each its place.
+        self.concurrency = 1 if pool is None else WAITING_PER_WORKER * pool.size
         # Each endpoint dreams with one of these (Endpoint.model).
         self.holders = {"inception": holder, "style": style_holder or StyleModelHolder()}
         self.max_side, self.limit = max_side, limit
@@ -171,20 +179,31 @@ class Studio:
                    status_html("Starting: preparing the network…", 0.0), skip)
             first_report = None
             last_preview = 0.0
-            runner = stream(plan.run, stop)
+            runner = stream(plan.run if self.pool is None else self._on_pool(endpoint, values, plan),
+                            stop)
             try:
                 while True:
                     report = next(runner)
                     now = time.monotonic()
+                    if isinstance(report, Waiting):  # in line for a worker of the pool
+                        started = now  # the time shown counts from when a worker took it
+                        text = waiting_text(report)
+                        yield skip, skip, skip, skip, skip, text, status_html(text, 0.0), skip
+                        continue
                     if first_report is None:
                         first_report = (report.step, now - started)
                     if now - last_preview >= PREVIEW_INTERVAL_S:
                         last_preview = now
                         text = progress_text(report.step, report.total, now - started, first_report)
-                        yield (report.preview, skip, skip, skip, skip, text,
+                        preview = skip if report.preview is None else report.preview
+                        yield (preview, skip, skip, skip, skip, text,
                                status_html(text, report.step / report.total), skip)
             except StopIteration as finished:
                 result = finished.value
+            except StoppedWhileWaiting:
+                text = "Stopped before a worker was free: nothing was dreamed."
+                yield skip, skip, skip, skip, skip, text, status_html(text, 0.0, "done"), skip
+                return
             except Exception as error:  # noqa: BLE001
                 message = user_message(error)
                 yield skip, skip, skip, skip, skip, message, status_html(message, kind="error"), skip
@@ -214,6 +233,16 @@ class Studio:
                    status_html(summary, 1.0, "done"), new_history)
         finally:
             self._unregister(key, stop)
+
+    def _on_pool(self, endpoint: Endpoint, values: dict[str, Any], plan) -> Callable:
+        """The plan's work, done by a worker of the pool: the checked values with the
+        fitted images travel; progress, previews and the place in line come back."""
+        job = EndpointJob.from_plan(endpoint.name, values, plan.inputs)
+
+        def work(on_progress: ProgressCallback) -> dream.DreamResult:
+            return plan.noted(self.pool.run(job, on_progress, on_wait=on_progress))
+
+        return work
 
     def handler(self, endpoint: Endpoint) -> Callable:
         """The endpoint's event function, with the endpoint's parameter names and docs
@@ -257,7 +286,7 @@ class Studio:
         inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
         event = run.click(
             self.handler(endpoint), [*inputs, panel.history], [*panel.results(), panel.history],
-            api_name=endpoint.name, concurrency_id="dream", concurrency_limit=1,
+            api_name=endpoint.name, concurrency_id="dream", concurrency_limit=self.concurrency,
             show_progress="hidden")
         event.success(_gallery_items, panel.history, panel.gallery, queue=False,
                       api_visibility="private", show_progress="hidden")
@@ -338,7 +367,7 @@ class Studio:
         model, state = self.model, self.holder.state
         style = self.holders["style"]
         busy = "loading" in (state, style.state) or self.holder.warming
-        return (self.holder.status_markdown(self.max_side, self.limit),
+        return (self.status_markdown(),
                 gr.Timer(active=busy),
                 gr.Button(visible=state == "unavailable"),
                 *[gr.Button(interactive=self.holders[kind].model is not None)
@@ -347,6 +376,13 @@ class Studio:
                 *[gr.Button(visible=style.state == "unavailable") for _ in self.style_retries],
                 *[gr.Dropdown(choices=layer_choices(model)) for _ in self.layer_dropdowns],
                 *[gr.Dropdown(choices=class_choices(model)) for _ in self.class_dropdowns])
+
+    def status_markdown(self) -> str:
+        """The model's state, and where requests are dreamed when that is not here."""
+        text = self.holder.status_markdown(self.max_side, self.limit)
+        if self.pool is not None:
+            text += f" Dreaming on {self.pool.describe()}."
+        return text
 
     def refresh_outputs(self, status: gr.Markdown, timer: gr.Timer, retry: gr.Button) -> list:
         return [status, timer, retry, *(button for button, _ in self.run_buttons),
@@ -359,6 +395,12 @@ class Studio:
             if holder.state == "unavailable":
                 holder.retry(timeout=60)
         return self.refresh()
+
+
+def waiting_text(waiting: Waiting) -> str:
+    """"Waiting for a free worker: 3 ahead of you (4 workers)"."""
+    ahead = "next in line" if waiting.ahead == 0 else f"{waiting.ahead} ahead of you"
+    return f"Waiting for a free worker: {ahead} ({waiting.workers} worker{'s' * (waiting.workers != 1)})"
 
 
 def agent_description(endpoint: Endpoint) -> str:
