@@ -29,13 +29,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(holder, style_holder=None) -> Iterator[str]:
+def running_app(holder, style_holder=None, pool=None) -> Iterator[str]:
     """Builds the page around `holder` (and `style_holder`, the fast style network; by
-    default none can be found) with `app.build_app` and launches it, with the options
-    `app.main` uses, on a free loopback port; yields its URL."""
+    default none can be found; `pool`, the workers that dream) with `app.build_app` and
+    launches it, with the options `app.main` uses, on a free loopback port; yields its URL."""
     import app
 
-    demo = app.build_app(holder, style_holder)
+    demo = app.build_app(holder, style_holder, pool)
     port = free_port()
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port, quiet=True,
                 **app.launch_options())

@@ -19,6 +19,7 @@ never imports Ray.
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import queue
@@ -95,6 +96,8 @@ class RayPool:
         self.actors = [actor.remote(self._model, style_model_dir, self.cpus_per_worker, warm_up)
                        for _ in range(settings.workers)]
         self.slots = Slots(settings.workers)
+        self.running: dict[int, str] = {}  # worker number → the job it runs
+        self.completed: collections.Counter = collections.Counter()  # jobs done, by kind
         LOG.info("Started %d workers (%s, %.2g cores each).", settings.workers,
                  "local Ray" if self.local else f"Ray at {settings.address}", self.cpus_per_worker)
 
@@ -132,7 +135,10 @@ class RayPool:
                 f"({self.cpus_per_worker:.2g} core{'s' * (self.cpus_per_worker != 1)} each)")
 
     def workers_info(self, timeout_s: float = 600.0) -> list[dict[str, Any]]:
-        """Each worker's pid, host and threads, once it has started (model loaded, warm)."""
+        """Each worker's pid, host and threads, once it has started (model loaded, warm;
+        a worker being restarted is waited for)."""
+        for number in range(self.size):
+            self._until_alive(number, timeout_s)
         return ray.get([actor.info.remote() for actor in self.actors], timeout=timeout_s)
 
     # --- running
@@ -145,6 +151,7 @@ class RayPool:
         number = self.slots.acquire(on_wait)
         actor = self.actors[number]
         job_id = uuid.uuid4().hex
+        self.running[number] = job_id
         result = None
         stopping = False
         try:
@@ -164,18 +171,24 @@ class RayPool:
                 if messages and messages[-1][0] == "result":
                     break
         except ray.exceptions.RayTaskError as error:
-            self.slots.release(number)
+            self._release(number)
             raise _original(error) from None
         except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as error:
             LOG.warning("Worker %d lost during a job: %s", number, error)
+            self.running.pop(number, None)
             # Lent again once it is back, so that the line goes to the living workers first.
             threading.Thread(target=self._release_when_alive, args=(number,), daemon=True).start()
             raise WorkerLost(LOST) from None
         except BaseException:
-            self.slots.release(number)
+            self._release(number)
             raise
-        self.slots.release(number)
+        self._release(number)
+        self.completed[type(job).__name__] += 1
         return result
+
+    def _release(self, number: int) -> None:
+        self.running.pop(number, None)
+        self.slots.release(number)
 
     def _release_when_alive(self, number: int) -> None:
         try:
