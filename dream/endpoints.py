@@ -16,6 +16,7 @@ import math
 import numbers
 import re
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -59,6 +60,8 @@ DEFAULT_MAX_SIDE = 512     # px: what the page starts with
 DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting layer
 GIF_MAX_FRAMES = 60
 
+# What a preset leaves alone: the user's image size and GIF choices.
+KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong")
 SCHEDULE_KEYS = ("steps", "step_size", "octaves", "octave_scale", "tile_size", "jitter",
                  "laplacian_levels", "optimizer", "seed")
 
@@ -309,6 +312,9 @@ class Plan:
     start: np.ndarray | None   # None: not known before the work starts (a video's frames)
     inputs: Mapping[str, Any] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    # How the work is shared out over a pool when it is more than one worker's job (a
+    # clip's pieces); None: one worker repeats the whole request.
+    on_pool: Callable[[Any], Work] | None = None
 
     def run(self, on_progress: ProgressCallback) -> DreamResult:
         """Does the work; the result's notes open with the inputs' notes."""
@@ -373,6 +379,25 @@ class Endpoint:
                 continue
             values[name] = PARAMS[name].check(name, given[name])
         return values
+
+    def preset_values(self, preset: Any) -> dict[str, Any]:
+        """Every parameter a preset (`dream.presets.Preset`) sets: the defaults, then the
+        preset's own settings (seed included), except the image size and GIF options,
+        which stay as the user chose (`KEPT_BY_PRESETS`)."""
+        values = {**self.defaults(), **asdict(preset.schedule()), **preset.options()}
+        if "objective" in self.params:
+            if values.get("class_name") and "class_name" in preset.settings:
+                values["objective"] = "class"
+            elif values.get("channel_index") is not None:
+                values.update(objective="channel", channel=values["channel_index"])
+            else:
+                values["objective"] = "layer"
+        if self.name == "guided":
+            values["guide_is_dream"] = preset.guide_is_dream
+        if "style_layers" in values:
+            values["style_layers"] = list(values["style_layers"])
+        return {key: value for key, value in values.items()
+                if key in self.params and key not in KEPT_BY_PRESETS and value is not None}
 
     def prepare(self, model: Any, values: dict[str, Any]) -> Plan:
         """Loads the images and checks everything against the model and the budget."""
@@ -521,6 +546,12 @@ def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     return Plan(work, content, inputs, tuple(notes))
 
 
+def video_schedule(values: Mapping[str, Any]) -> Schedule:
+    """The video endpoint's schedule for its checked values."""
+    return replace(video_module.DEFAULT_VIDEO_SCHEDULE,
+                   **{key: values[key] for key in SCHEDULE_KEYS if key in values})
+
+
 def _video_defaults() -> dict[str, Any]:
     return {**asdict(video_module.DEFAULT_VIDEO_SCHEDULE), "blend": video_module.DEFAULT_BLEND,
             "flow": video_module.DEFAULT_FLOW, "fps": 0.0,
@@ -532,18 +563,25 @@ def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     if source is None or (isinstance(source, str) and not source.strip()):
         raise video_module.VideoError("Please upload a video clip (or click the example).")
     target = dream_target(model, values)
-    schedule = replace(video_module.DEFAULT_VIDEO_SCHEDULE,
-                       **{key: values[key] for key in SCHEDULE_KEYS if key in values})
+    schedule = video_schedule(values)
     options = dict(fps=values["fps"] or None, max_side=values["max_side"], limits=SERVER_LIMITS,
                    video_limits=SERVER_VIDEO_LIMITS)
     # Not a video, too long, too much work: refused from the metadata, before "Dreaming…".
     video_module.check_video(source, schedule, **options)
 
-    def work(on_progress: ProgressCallback) -> DreamResult:
+    def work(on_progress: ProgressCallback, runs=None) -> DreamResult:
         return video_module.dream_video(model, source, target, schedule, blend=values["blend"],
-                                        flow=values["flow"], on_progress=on_progress, **options)
+                                        flow=values["flow"], on_progress=on_progress, runs=runs,
+                                        **options)
 
-    return Plan(work, video_module.first_frame(source, values["max_side"]), {"video": source})
+    def on_pool(pool) -> Work:
+        """The clip read here, cut into pieces dreamed on the pool's workers at once."""
+        from dream.pool.video_pieces import pieces_on
+
+        return lambda on_progress: work(on_progress, runs=pieces_on(pool, values))
+
+    return Plan(work, video_module.first_frame(source, values["max_side"]), {"video": source},
+                on_pool=on_pool)
 
 
 def _fast_style_defaults() -> dict[str, Any]:
@@ -648,6 +686,21 @@ ENDPOINTS: dict[str, Endpoint] = {
             _prepare_fast_style, lambda v: "fast", model="style", seconds_at_defaults=5),
     )
 }
+
+def save_files(result: DreamResult, stem: str | Path, values: Mapping[str, Any]) -> tuple[Path, Path, Path]:
+    """The result's full-size PNG, its GIF and its MP4 at `stem`.png/.gif/.mp4, the
+    animations timed by the request's GIF parameters (a video keeps its own timing)."""
+    stem = Path(stem)
+    png = result.save_png(stem.with_suffix(".png"))
+    if "frame_duration_ms" not in values:
+        return png, result.save_gif(stem.with_suffix(".gif")), result.save_mp4(stem.with_suffix(".mp4"))
+    timing = dict(frame_duration_ms=values["frame_duration_ms"], pingpong=values["pingpong"],
+                  hold_last_ms=values["hold_last_ms"], max_frames=GIF_MAX_FRAMES)
+    animation = result.save_gif(stem.with_suffix(".gif"), max_side=SERVER_LIMITS.max_gif_side, **timing)
+    # The MP4 shows the same frames as the GIF, at full size (H.264 stays small).
+    video = result.save_mp4(stem.with_suffix(".mp4"), max_side=SERVER_LIMITS.max_side, **timing)
+    return png, animation, video
+
 
 # Each tab's first request at its defaults, tiny: running it compiles the step function that
 # request will use (the first call of a new objective traces and optimises its graph, ~8 s

@@ -39,7 +39,7 @@ import os
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import av
 import cv2
@@ -306,7 +306,7 @@ def _plan(info: VideoInfo, *, fps: float | None, max_side: int, limits: Limits,
     return _Plan(out_fps, size, cap, source_period, expected)
 
 
-def _engine_limits(limits: Limits, video_limits: VideoLimits) -> Limits:
+def engine_limits(limits: Limits, video_limits: VideoLimits) -> Limits:
     """The image limits with the video's caps on frames and total work."""
     return replace(limits, max_frames=video_limits.max_frames,
                    max_total_steps=video_limits.max_total_steps,
@@ -511,7 +511,7 @@ def check_video(source, schedule: Schedule = DEFAULT_VIDEO_SCHEDULE, *, fps: flo
     info = probe_video(source)
     plan = _plan(info, fps=fps, max_side=_max_side(max_side, limits, video_limits),
                  limits=limits, video_limits=video_limits)
-    check_request(plan.size, schedule, plan.expected_frames or 1, _engine_limits(limits, video_limits))
+    check_request(plan.size, schedule, plan.expected_frames or 1, engine_limits(limits, video_limits))
     return info
 
 
@@ -612,10 +612,13 @@ class FlickerMeter:
         }
 
 
-def flicker(output: list[np.ndarray], source: list[np.ndarray]) -> dict[str, float]:
-    """`FlickerMeter`'s numbers for a dreamed clip and its source frames (same size)."""
+def flicker(output: list[np.ndarray], source: list[np.ndarray],
+            pairs: Sequence[int] | None = None) -> dict[str, float]:
+    """`FlickerMeter`'s numbers for a dreamed clip and its source frames (same size), over
+    the pairs (k − 1, k) for k in `pairs` (default: every pair)."""
     meter = FlickerMeter()
-    for k in range(1, min(len(output), len(source))):
+    count = min(len(output), len(source))
+    for k in (range(1, count) if pairs is None else [k for k in pairs if 0 < k < count]):
         meter.add((source[k - 1], source[k]), (output[k - 1], output[k]),
                   optical_flow(source[k - 1], source[k]))
     return meter.result()
@@ -638,12 +641,41 @@ def _start_image(source: np.ndarray, previous_dream: np.ndarray | None, blend: f
     return (1.0 - blend) * source + blend * carried
 
 
+# (frames, schedule, on_progress) → (dreamed frames, stopped, indices where a piece starts)
+FrameRuns = Callable[[Sequence[np.ndarray], Schedule, "ProgressCallback | None"],
+                     tuple[list[np.ndarray], bool, list[int]]]
+
+
+def dream_frames(model: InceptionModel, frames: Sequence[np.ndarray], objective: Objective,
+                 schedule: Schedule, *, blend: float, flow: bool, tracker: ProgressTracker,
+                 limits: Limits, lead_in: int = 0) -> list[np.ndarray]:
+    """Dreams `frames` one after another, each starting from its source blended with the
+    previous dream (moved along the motion when `flow`); returns the dreamed frames but
+    the first `lead_in`, which only lead in: a run of a clip cut into pieces starts a few
+    frames before its piece, so that its first kept frame already carries a dream and the
+    pieces join without a jump. Ends early, with what it has, when `tracker` is stopped."""
+    engine = engine_for(model)
+    dreamed: list[np.ndarray] = []
+    for index, frame in enumerate(frames):
+        motion = optical_flow(frames[index - 1], frame) if index and flow else None
+        start = _start_image(frame, dreamed[-1] if dreamed else None, blend, motion)
+        # Every frame gets the same random shifts, so what differs between two frames'
+        # dreams comes from the pictures, not from the jitter (measured: less flicker
+        # than fresh shifts each frame, with and without blending).
+        current = engine.run(objective, start, schedule, tracker=tracker, step_offset=0,
+                             limits=limits)
+        dreamed.append(to_uint8(current))
+        if tracker.stopped:
+            break
+    return dreamed[lead_in:]
+
+
 def dream_video(
     model: InceptionModel, source, objective: Objective,
     schedule: Schedule = DEFAULT_VIDEO_SCHEDULE, *, blend: float = DEFAULT_BLEND,
     flow: bool = DEFAULT_FLOW, fps: float | None = None, max_side: int | None = None,
     on_progress: ProgressCallback | None = None, limits: Limits = DEFAULT_LIMITS,
-    video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS,
+    video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS, runs: "FrameRuns | None" = None,
 ) -> VideoResult:
     """Dreams every frame of a clip (a path or bytes: MP4, WebM, MOV, animated GIF…).
 
@@ -653,39 +685,36 @@ def dream_video(
     (`DEFAULT_VIDEO_SIDE` by default, at most `video_limits.max_side`). Progress previews
     are the frame being dreamed; returning True from `on_progress` stops and returns the
     frames dreamed so far. Refuses clips over `video_limits` before decoding them.
+    `runs` dreams the decoded frames elsewhere (`dream.pool.video_pieces`: the clip cut
+    into pieces dreamed on a pool's workers); the settings then also give the flicker at
+    the pieces' joins and inside them.
     """
     check_range("blend", blend, 0.0, 0.95)
     info = probe_video(source)
     side = _max_side(max_side, limits, video_limits)
     plan = _plan(info, fps=fps, max_side=side, limits=limits, video_limits=video_limits)
-    engine_limits = _engine_limits(limits, video_limits)
+    frame_limits = engine_limits(limits, video_limits)
     # Work caps from the metadata's frame count, before decoding; again after.
-    check_request(plan.size, schedule, plan.expected_frames or 1, engine_limits)
+    check_request(plan.size, schedule, plan.expected_frames or 1, frame_limits)
     clip = _read(source, info, plan, video_limits)
     size = clip.frames[0].shape[:2]
-    schedule = check_request(size, schedule, len(clip.frames), engine_limits)
+    schedule = check_request(size, schedule, len(clip.frames), frame_limits)
 
-    steps_per_frame = total_octave_steps(*size, schedule)
-    tracker = ProgressTracker(steps_per_frame * len(clip.frames), on_progress)
-    engine = engine_for(model)
-    dreamed: list[np.ndarray] = []
-    meter = FlickerMeter()
-    for index, frame in enumerate(clip.frames):
-        # The flow is also what the flicker is measured with: 10–30 ms a frame at
-        # 384–512 px, a few per cent of a frame's dream, so it is computed either way.
-        motion = optical_flow(clip.frames[index - 1], frame) if index else None
-        start = _start_image(frame, dreamed[-1] if dreamed else None, blend,
-                             motion if flow else None)
-        # Every frame gets the same random shifts, so what differs between two frames'
-        # dreams comes from the pictures, not from the jitter (measured: less flicker
-        # than fresh shifts each frame, with and without blending).
-        current = engine.run(objective, start, schedule, tracker=tracker, step_offset=0,
-                             limits=engine_limits)
-        dreamed.append(to_uint8(current))
-        if index:
-            meter.add((clip.frames[index - 1], frame), (dreamed[-2], dreamed[-1]), motion)
-        if tracker.stopped:
-            break
+    joins: list[int] = []
+    if runs is None:
+        steps_per_frame = total_octave_steps(*size, schedule)
+        tracker = ProgressTracker(steps_per_frame * len(clip.frames), on_progress)
+        dreamed = dream_frames(model, clip.frames, objective, schedule, blend=blend, flow=flow,
+                               tracker=tracker, limits=frame_limits)
+        stopped = tracker.stopped
+    else:
+        dreamed, stopped, joins = runs(clip.frames, schedule, on_progress)
+    # Measured once the clip is dreamed (the flow again: a few per cent of the work).
+    measured = {"flicker": flicker(dreamed, clip.frames)}
+    if joins:
+        measured["flicker_at_joins"] = flicker(dreamed, clip.frames, joins)
+        measured["flicker_inside_pieces"] = flicker(
+            dreamed, clip.frames, [k for k in range(1, len(dreamed)) if k not in set(joins)])
 
     notes = list(clip.notes)  # a stop is told by `stopped` and the frame counts, as elsewhere
     settings = {
@@ -704,9 +733,11 @@ def dream_video(
             "fps": float(info.fps) if info.fps else None, "duration_s": info.duration_s,
             "rotation": clip.rotation, "audio": clip.audio is not None,
         },
-        "flicker": meter.result(),
+        **measured,
         "precision": model.precision,
         **asdict(schedule),
     }
-    return VideoResult(dreamed[-1], dreamed, settings, notes, tracker.stopped,
-                       fps=clip.fps, audio=clip.audio)
+    if not dreamed:  # stopped before its first frame was done
+        dreamed = [clip.frames[0]]
+    return VideoResult(dreamed[-1], dreamed, settings, notes, stopped, fps=clip.fps,
+                       audio=clip.audio)

@@ -35,7 +35,7 @@ pytest_plugins = ("app_fixtures",)  # app_holder, app_url, client, small_photo
 
 import app  # noqa: E402  (conftest puts the repository root on sys.path)
 import dream  # noqa: E402
-from dream.endpoints import ENDPOINTS, PARAMS  # noqa: E402
+from dream.endpoints import ENDPOINTS, KEPT_BY_PRESETS, PARAMS  # noqa: E402
 from ui import outputs, studio  # noqa: E402
 from ui.model_holder import ModelHolder  # noqa: E402
 
@@ -548,10 +548,10 @@ def test_presets_fill_the_controls_but_keep_the_image_size(client):
 def test_every_preset_setting_has_a_control(technique):
     endpoint = ENDPOINTS[technique]
     for preset in dream.presets_for(technique):
-        values = studio.preset_values(endpoint, preset)
+        values = endpoint.preset_values(preset)
         assert set(preset.settings) - {"channel_index"} <= set(endpoint.params), preset.name
         assert {"steps", "octaves", "seed", "frames"} <= set(values), preset.name
-        assert not set(values) & set(studio.KEPT_BY_PRESETS), preset.name
+        assert not set(values) & set(KEPT_BY_PRESETS), preset.name
         assert None not in values.values(), preset.name
 
 
@@ -602,8 +602,9 @@ def test_mcp_serves_each_technique_as_a_described_tool(app_url):
 
 def test_each_request_writes_its_own_distinctly_named_files(picture):
     result = dream.DreamResult(picture, [picture, picture], {"seed": 3})
-    first = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())
-    second = outputs.save_outputs(result, "deep_dream", "mixed4c", outputs.GifOptions())
+    timing = {"frame_duration_ms": 120, "hold_last_ms": 600, "pingpong": False}
+    first = outputs.save_outputs(result, "deep_dream", "mixed4c", timing)
+    second = outputs.save_outputs(result, "deep_dream", "mixed4c", timing)
     assert [path.suffix for path in first] == [".png", ".gif", ".mp4"]
     assert first[0].parent != second[0].parent and first[0].name != second[0].name
     assert first[0].name.startswith("deep-dream-mixed4c-seed3-") and first[0].suffix == ".png"

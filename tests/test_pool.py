@@ -175,6 +175,48 @@ def test_a_killed_worker_ends_its_request_and_the_pool_goes_on(pool, models, pic
     assert pid not in pids and len(pids) == 2
 
 
+# ----------------------------------------------------------------------------- a clip in pieces
+
+
+def test_a_clip_in_pieces_on_two_workers_joins_without_a_jump(pool, models, tmp_path):
+    """Pieces of 6 frames on the two workers at once: every frame comes back in order, and
+    fading over the lead-in makes the joins steadier than pieces simply put end to end."""
+    from test_video import moving_clip, write_clip
+
+    from dream.endpoints import SERVER_LIMITS, SERVER_VIDEO_LIMITS, dream_target, video_schedule
+    from dream.pool.video_pieces import pieces_on
+    from dream.video import dream_video
+
+    source = str(write_clip(tmp_path / "clip.mp4", moving_clip(24), fps=12))
+    endpoint = ENDPOINTS["dream_video"]
+    values = endpoint.check({**endpoint.defaults(), "video": source, "steps": 2, "max_side": 96})
+    model = models["inception"]
+
+    def dreamed(lead_in: int):
+        return dream_video(model, source, dream_target(model, values), video_schedule(values),
+                           blend=values["blend"], flow=values["flow"], max_side=96,
+                           limits=SERVER_LIMITS, video_limits=SERVER_VIDEO_LIMITS,
+                           runs=pieces_on(pool, values, piece_frames=6, lead_in=lead_in))
+
+    faded, abrupt = dreamed(4), dreamed(0)
+    assert len(faded.frames) == len(abrupt.frames) == 24 and not faded.stopped
+    joins = {name: result.settings["flicker_at_joins"]["motion_compensated_ratio"]
+             for name, result in (("faded", faded), ("abrupt", abrupt))}
+    assert joins["faded"] < joins["abrupt"], joins
+
+
+def test_the_video_tab_on_a_pool_dreams_the_clip_in_pieces(pool_app, tmp_path):
+    from gradio_client import Client, handle_file
+    from test_video import moving_clip, write_clip
+
+    source = str(write_clip(tmp_path / "clip.mp4", moving_clip(30), fps=12))
+    png, gif, mp4, files, settings, notes = Client(pool_app, verbose=False).predict(
+        handle_file(source), "layer", "mixed4c", 0, "jellyfish", True, True, 1, 96,
+        api_name="/dream_video")
+    assert notes.startswith("Finished: 30 frames") and settings["frames"] == 30
+    assert "flicker_at_joins" in settings  # it was cut into pieces (24 frames a piece)
+
+
 # ----------------------------------------------------------------------------- the app on a pool
 
 

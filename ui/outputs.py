@@ -13,11 +13,12 @@ import time
 from abc import ABCMeta
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Mapping
 
 import gradio as gr
 
 import dream
-from dream.endpoints import GIF_MAX_FRAMES, SERVER_LIMITS, slug
+from dream.endpoints import save_files, slug
 
 from ui import ids
 
@@ -140,13 +141,6 @@ _counter = itertools.count(1)
 _sweeper_started = threading.Event()
 
 
-@dataclass(frozen=True)
-class GifOptions:
-    frame_duration_ms: int = 120
-    hold_last_ms: int = 600
-    pingpong: bool = False
-
-
 def file_stem(technique: str, label: str, seed: int | None) -> str:
     """`deep-dream-mixed4c-seed0-153012-7`: technique, objective, seed (if it has one), time
     and a counter, so two runs never download under the same name."""
@@ -156,24 +150,15 @@ def file_stem(technique: str, label: str, seed: int | None) -> str:
 
 
 def save_outputs(result: dream.DreamResult, technique: str, label: str,
-                 gif: GifOptions | None) -> tuple[Path, Path, Path]:
-    """The full-size PNG, the GIF and the MP4, in a folder of their own (one per request).
-
-    `gif`: the animation's timing; None for a result that keeps its own (a video's)."""
+                 values: Mapping[str, Any]) -> tuple[Path, Path, Path]:
+    """The full-size PNG, the GIF and the MP4 (`dream.endpoints.save_files`), in a folder
+    of their own (one per request), named for what they are."""
     start_sweeper()
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{technique}-", dir=OUTPUT_ROOT))
     seed = result.settings.get("seed")
     stem = file_stem(technique, label, None if seed is None else int(seed))
-    png = result.save_png(folder / f"{stem}.png")
-    if gif is None:
-        return png, result.save_gif(folder / f"{stem}.gif"), result.save_mp4(folder / f"{stem}.mp4")
-    timing = dict(frame_duration_ms=gif.frame_duration_ms, pingpong=gif.pingpong,
-                  hold_last_ms=gif.hold_last_ms, max_frames=GIF_MAX_FRAMES)
-    animation = result.save_gif(folder / f"{stem}.gif", max_side=SERVER_LIMITS.max_gif_side, **timing)
-    # The MP4 shows the same frames as the GIF, at full size (H.264 stays small).
-    video = result.save_mp4(folder / f"{stem}.mp4", max_side=SERVER_LIMITS.max_side, **timing)
-    return png, animation, video
+    return save_files(result, folder / stem, values)
 
 
 def sweep(now: float | None = None, max_age_s: float = OUTPUT_MAX_AGE_S,

@@ -12,7 +12,6 @@ import inspect
 import queue
 import threading
 import time
-from dataclasses import asdict
 from typing import Any, Callable, Generator, Iterator
 
 import gradio as gr
@@ -25,13 +24,11 @@ from dream.pool.jobs import EndpointJob
 from ui import agents, controls
 from ui.messages import user_message
 from ui.model_holder import ModelHolder, StyleModelHolder, class_choices, layer_choices
-from ui.outputs import (GALLERY_MAX_ITEMS, GifOptions, Panel, progress_text, save_outputs,
+from ui.outputs import (GALLERY_MAX_ITEMS, Panel, progress_text, save_outputs,
                         status_html)
 
 PREVIEW_INTERVAL_S = 0.5   # at most two preview images a second reach the page
 WAITING_PER_WORKER = 4     # with a pool: requests per worker that run or wait in its line
-# Controls a preset leaves alone: the user's image size and GIF choices.
-KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong")
 
 ProgressCallback = Callable[[dream.Progress], "bool | None"]
 
@@ -179,8 +176,8 @@ class Studio:
                    status_html("Starting: preparing the network…", 0.0), skip)
             first_report = None
             last_preview = 0.0
-            runner = stream(plan.run if self.pool is None else self._on_pool(endpoint, values, plan),
-                            stop)
+            work = plan.work if self.pool is None else self._on_pool(endpoint, values, plan)
+            runner = stream(lambda on_progress: plan.noted(work(on_progress)), stop)
             try:
                 while True:
                     report = next(runner)
@@ -211,10 +208,8 @@ class Studio:
 
             yield (skip, skip, skip, skip, skip, "Writing the PNG, the GIF and the MP4…",
                    status_html("Writing the PNG, the GIF and the MP4…", 1.0), skip)
-            gif = (GifOptions(values["frame_duration_ms"], values["hold_last_ms"], values["pingpong"])
-                   if "frame_duration_ms" in values else None)
             label = endpoint.label(values)
-            png, animation, video = save_outputs(result, endpoint.name, label, gif)
+            png, animation, video = save_outputs(result, endpoint.name, label, values)
             elapsed = time.monotonic() - started
             dreamed, asked = result.dreamed_frames, result.requested_frames
             if result.stopped:
@@ -237,10 +232,12 @@ class Studio:
     def _on_pool(self, endpoint: Endpoint, values: dict[str, Any], plan) -> Callable:
         """The plan's work, done by a worker of the pool: the checked values with the
         fitted images travel; progress, previews and the place in line come back."""
+        if plan.on_pool is not None:  # shared out over several workers (a clip's pieces)
+            return plan.on_pool(self.pool)
         job = EndpointJob.from_plan(endpoint.name, values, plan.inputs)
 
         def work(on_progress: ProgressCallback) -> dream.DreamResult:
-            return plan.noted(self.pool.run(job, on_progress, on_wait=on_progress))
+            return self.pool.run(job, on_progress, on_wait=on_progress)
 
         return work
 
@@ -317,7 +314,7 @@ class Studio:
             chosen = dream.presets.PRESETS_BY_NAME.get(name) if name else None
             if chosen is None:
                 return [gr.skip()] * len(names) + [gr.Markdown(visible=False)]
-            values = preset_values(endpoint, chosen)
+            values = endpoint.preset_values(chosen)
             description = chosen.description
             if keys is not None:
                 values = {key: value for key, value in values.items() if key in keys}
@@ -413,23 +410,3 @@ def agent_description(endpoint: Endpoint) -> str:
 
 def _gallery_items(history: list | None) -> list[tuple[str, str]]:
     return [(entry["png"], entry["label"]) for entry in history or []]
-
-
-def preset_values(endpoint: Endpoint, preset: dream.Preset) -> dict[str, Any]:
-    """Every control a preset sets: the tab's defaults, then the preset's own settings (seed
-    included), except the image size and GIF options, which stay as the user chose."""
-    values = {**endpoint.defaults(), **asdict(preset.schedule()), **preset.options()}
-    if "objective" in endpoint.params:
-        if values.get("class_name") and "class_name" in preset.settings:
-            values["objective"] = "class"
-        elif values.get("channel_index") is not None:
-            values.update(objective="channel", channel=values["channel_index"])
-        else:
-            values["objective"] = "layer"
-    if endpoint.name == "guided":
-        values["guide_is_dream"] = preset.guide_is_dream
-    if "style_layers" in values:
-        values["style_layers"] = list(values["style_layers"])
-    return {key: value for key, value in values.items()
-            if key in endpoint.params and key not in KEPT_BY_PRESETS and value is not None}
-

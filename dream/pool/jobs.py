@@ -8,7 +8,7 @@ front process checked, a clip as its bytes, the model as its files' bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,22 +69,61 @@ class TilesJob:
 
 @dataclass(frozen=True)
 class FramesJob:
-    """A run of video frames dreamed one after another (`dream.video.dream_frames`): the
-    first `warm_up` of them only lead in (dreamed, blended, then dropped), so the run
-    joins the previous one without a jump."""
+    """A piece of a clip dreamed frame after frame (`dream.video.dream_frames`) with the
+    video endpoint's checked `values`; its first `lead_in` frames are also the end of
+    the piece before it (`dream.pool.video_pieces` fades one into the other there)."""
 
     frames: tuple[np.ndarray, ...]
-    values: Mapping[str, Any]           # the video endpoint's checked parameters
-    warm_up: int = 0
-    options: Mapping[str, Any] = field(default_factory=dict)
+    values: Mapping[str, Any]
+    lead_in: int = 0
 
-    def run(self, models: Mapping[str, Any], report: Report):
-        from dream.video import dream_frames_for
+    def run(self, models: Mapping[str, Any], report: Report) -> "FramesDone":
+        from dream import video
+        from dream.endpoints import SERVER_LIMITS, SERVER_VIDEO_LIMITS, dream_target, video_schedule
+        from dream.engine import ProgressTracker, total_octave_steps
 
-        return dream_frames_for(models["inception"], self, report)
+        model = models["inception"]
+        schedule = video_schedule(self.values)
+        steps = total_octave_steps(*self.frames[0].shape[:2], schedule)
+        tracker = ProgressTracker(steps * len(self.frames), report)
+        dreamed = video.dream_frames(
+            model, self.frames, dream_target(model, self.values), schedule,
+            blend=self.values["blend"], flow=self.values["flow"], tracker=tracker,
+            limits=video.engine_limits(SERVER_LIMITS, SERVER_VIDEO_LIMITS))
+        return FramesDone(dreamed, self.lead_in, tracker.stopped)
+
+
+@dataclass(frozen=True)
+class FramesDone:
+    frames: list[np.ndarray]   # every frame dreamed, the lead-in first
+    lead_in: int
+    stopped: bool
 
 
 Job = EndpointJob | TilesJob | FramesJob
+
+
+class LocalRunner:
+    """Runs jobs in this process, one at a time: a pool's `run` without a pool (the
+    command-line tools use it when no workers are asked for)."""
+
+    size = 1
+
+    def __init__(self, models: Mapping[str, Any]) -> None:
+        import threading
+
+        self.models = models
+        self._lock = threading.Lock()
+
+    def run(self, job: Job, on_progress: Report | None = None, on_wait=None):
+        with self._lock:
+            return execute(self.models, job, on_progress or (lambda progress: None))
+
+    def describe(self) -> str:
+        return "this process"
+
+    def close(self) -> None:
+        pass
 
 
 def execute(models: Mapping[str, Any], job: Job, report: Report):
