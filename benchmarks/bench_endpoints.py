@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import machine  # noqa: E402
-from memory import free_port, wait_until_idle  # noqa: E402
+from memory import free_port, stop, wait_until_idle  # noqa: E402
 
 ASSETS = ROOT / "assets"
 # The images each endpoint gets (the page's first example of each tab).
@@ -124,11 +124,7 @@ def main() -> None:
         client.predict(handle_file(str(ASSETS / "cat.jpg")), "mixed4b", api_name="/rank_channels")
         print(f"rank_channels (mixed4b, tiles not cached) | {time.monotonic() - began:.1f}")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
     print(machine.describe())
 

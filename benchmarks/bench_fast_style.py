@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import statistics
 import sys
@@ -32,19 +31,12 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import machine  # noqa: E402
 
 MODEL_DIR = Path(os.environ.get("BENCH_STYLE_MODEL_DIR",
                                 Path(tempfile.gettempdir()) / "dream-bench-style-width1"))
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def smooth_picture(height: int, width: int):
@@ -96,7 +88,7 @@ def main() -> None:
     second_style = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
     square, _ = fast_style.style_input(style)
 
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; "
+    print(f"CPU: {machine.cpu_model()}, {os.cpu_count()} cores; TensorFlow {tf.__version__}; "
           f"TF_NUM_INTEROP_THREADS={os.environ.get('TF_NUM_INTEROP_THREADS', 'default')}")
     print(f"stand-in: {parameters / 1e6:.1f} M parameters; load (hub.load + probe pass): "
           f"{load_seconds:.2f} s; median of {repeats} after a warm-up\n")

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import machine  # noqa: E402
-from memory import free_port  # noqa: E402
+from memory import free_port, stop  # noqa: E402
 
 
 def serve(model_dir: Path, work: Path, workers: int | None):
@@ -97,8 +97,7 @@ def main() -> None:
         try:
             waits = classroom(url, args.requests)
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            stop(server)
             log.close()
             subprocess.run(["ray", "stop", "--force"], capture_output=True)
         name = "in its own process" if workers is None else f"{workers} workers"

@@ -72,6 +72,15 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def stop(server: subprocess.Popen) -> None:
+    """Terminates a server, killing it if it does not stop within 30 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -162,11 +171,7 @@ def main() -> None:
               f"({time.monotonic() - started:.0f} s): {after:.0f} MB; growth {after - warm:+.0f} MB "
               f"(peak {peak:.0f} MB)")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server)
         log.close()
 
 

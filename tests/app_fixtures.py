@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 
@@ -56,6 +57,15 @@ def api_call(app_url: str, api_name: str, data: list, timeout: float = 120) -> s
     with urllib.request.urlopen(f"{app_url}gradio_api/call/{api_name}/{event_id}",
                                 timeout=timeout) as response:
         return response.read().decode()
+
+
+def stop_process(process, patience_s: float = 60.0) -> None:
+    """Terminates a server started by a test, killing it if it does not stop in time."""
+    process.terminate()
+    try:
+        process.wait(timeout=patience_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def write_picture(path, array: np.ndarray, **save_options) -> str:

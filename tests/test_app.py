@@ -23,7 +23,7 @@ import av
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from app_fixtures import FAST, api_call, free_port, running_app, write_picture
+from app_fixtures import FAST, api_call, free_port, running_app, stop_process, write_picture
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from gradio_client.utils import Status
@@ -708,11 +708,7 @@ def test_app_starts_without_a_model_and_says_why(tmp_path, unreachable_url):
             Client(url, verbose=False).predict(**deep_dream_args(image), api_name="/deep_dream")
         assert process.poll() is None  # still serving
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
 
 
@@ -802,11 +798,7 @@ def test_app_starts_on_a_saturated_machine_whose_self_check_times_out(tmp_path, 
     finally:
         for hog in hogs:
             hog.kill()
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         proxy_server.close()
 
 
