@@ -538,7 +538,7 @@ def test_presets_fill_the_controls_but_keep_the_image_size(client):
     assert filled["objective"] == "class" and filled["class_name"] == "jellyfish"
     assert filled["seed"] == 0 and filled["frames"] >= 1 and filled["steps"] >= 1
     # The image size and GIF options stay as the user set them (a "skip" update, not None).
-    for kept in studio.KEPT_BY_PRESETS:
+    for kept in KEPT_BY_PRESETS:
         assert filled[kept] == {"__type__": "update"}, kept
     description = values[-1]
     assert "jellyfish" in description["value"].lower() and description["visible"] is True
