@@ -1,14 +1,16 @@
 """A classroom pressing Dream at once: the app in its own process against a worker pool.
 
-    python benchmarks/bench_pool.py                       # 6 requests, full-size model
-    python benchmarks/bench_pool.py --requests 8 --workers 2 --width 0.5
+    python benchmarks/bench_pool.py                          # 8 requests, full-size model
+    python benchmarks/bench_pool.py --requests 8 --pools 0,1,2 --width 0.5
 
-Starts `python app.py` twice on the generated model, in its own process and then with
-`--workers N`, sends `--requests` Deep Dream requests at the same moment (each a photo of
-384 px with the tab's settings but 2 frames), and prints, for each, the time until the
-last result, the median and longest wait for a result, and the ratio between the two.
-The machine's description goes with the numbers: a pool only pays where there are more
-cores (or machines) than one process uses well.
+Starts `python app.py` on the generated model once per pool size (0: in its own process,
+no Ray; N: `--workers N`), sends `--requests` Deep Dream requests at the same moment (each
+a photo of 384 px with the tab's settings but 2 frames), and prints, for each size, the
+time until the last result, requests per minute, the median wait, and each worker's peak
+resident memory (VmHWM of the `ray::DreamWorker` processes). The ratio of one worker to
+the app alone is the pool's overhead (the same two cores, plus sending images and
+polling previews). The machine's description goes with the numbers: a pool only pays
+where there are more cores (or machines) than one process uses well.
 """
 
 from __future__ import annotations
@@ -51,6 +53,21 @@ def serve(model_dir: Path, work: Path, workers: int | None):
             time.sleep(0.5)
 
 
+def worker_peak_rss_mb() -> list[float]:
+    """Peak resident memory of each Ray worker process holding a DreamWorker."""
+    peaks = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+            command = (status.parent / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if "DreamWorker" in command:
+            fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
+    return sorted(peaks)
+
+
 def classroom(url: str, requests: int) -> list[float]:
     """Seconds each of `requests` simultaneous requests waited for its result."""
     from gradio_client import Client, handle_file
@@ -82,30 +99,40 @@ def classroom(url: str, requests: int) -> list[float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--width", type=float, default=1.0)
-    parser.add_argument("--requests", type=int, default=6)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=8)
+    parser.add_argument("--pools", default="0,1,2", help="pool sizes; 0 is the app alone")
     args = parser.parse_args()
+    pools = [int(size) for size in args.pools.split(",")]
 
     from dream import synthetic_model
 
     print(machine.describe(), flush=True)
     work = Path(tempfile.mkdtemp(prefix="dream-pool-bench-"))
     model_dir = synthetic_model.write_model_dir(work / "model", width=args.width, seed=0)
-    rows = {}
-    for workers in (None, args.workers):
-        server, url, log = serve(model_dir, work, workers)
+    took = {}
+    for workers in pools:
+        server, url, log = serve(model_dir, work, workers or None)
         try:
             waits = classroom(url, args.requests)
+            peaks = worker_peak_rss_mb()
         finally:
             stop(server)
             log.close()
-            subprocess.run(["ray", "stop", "--force"], capture_output=True)
-        name = "in its own process" if workers is None else f"{workers} workers"
-        rows[name] = (max(waits), statistics.median(waits))
-        print(f"{name}: {args.requests} requests done after {max(waits):.1f} s "
-              f"(median wait {statistics.median(waits):.1f} s)", flush=True)
-    (alone, _), (pooled, _) = rows.values()
-    print(f"all done: the pool takes {pooled / alone:.2f}× the time of the app alone")
+            if workers:
+                subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"],
+                               check=False, capture_output=True)
+        name = "the app alone" if workers == 0 else f"{workers} worker{'s' * (workers > 1)}"
+        took[workers] = max(waits)
+        memory = (f"; workers' peak RSS {', '.join(f'{mb:.0f}' for mb in peaks)} MB"
+                  if peaks else "")
+        print(f"{name}: {args.requests} requests done after {max(waits):.1f} s = "
+              f"{60 * args.requests / max(waits):.1f} requests/minute "
+              f"(median wait {statistics.median(waits):.1f} s){memory}", flush=True)
+    if 0 in took:
+        for workers, seconds in took.items():
+            if workers:
+                print(f"{workers} worker{'s' * (workers > 1)}: {seconds / took[0]:.2f}× the "
+                      f"time of the app alone" + (" (the pool's overhead)" if workers == 1 else ""))
     print(machine.describe())
 
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import socket
 import tarfile
 import threading
 from dataclasses import dataclass
@@ -237,6 +238,31 @@ def _load_cached(folder: Path, mtime_ns: int, name: str) -> FastStyleModel:
     return _load_folder(folder, name)
 
 
+def _owner_is_gone(lock_file: Path) -> bool:
+    """TF Hub's lock file names its owner as "host.pid.task"; True when that process is
+    on this machine and no longer runs (killed mid-download: a restarted Space, a stopped
+    test server)."""
+    try:
+        host, pid, _task = lock_file.read_text().rsplit(".", 2)
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return host == socket.gethostname()
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def _remove_stale_locks(cache: Path) -> None:
+    """A lock left by a dead process would make TF Hub wait ten minutes without progress
+    before it takes the lock over (`resolver._wait_for_lock_to_disappear`), and every load
+    of this process waits behind it: remove such locks and their half-downloaded folders."""
+    for lock_file in cache.glob("*.lock"):
+        if _owner_is_gone(lock_file):
+            for partial in cache.glob(f"{lock_file.stem}.*.tmp"):
+                shutil.rmtree(partial, ignore_errors=True)
+            lock_file.unlink(missing_ok=True)
+
+
 class _HubCache:
     """Points TF Hub's cache ($TFHUB_CACHE_DIR) at ours while a handle is resolved."""
 
@@ -244,6 +270,7 @@ class _HubCache:
         _HUB_ENVIRONMENT_LOCK.acquire()
         self._previous = os.environ.get("TFHUB_CACHE_DIR")
         os.environ["TFHUB_CACHE_DIR"] = str(hub_cache_dir())
+        _remove_stale_locks(hub_cache_dir())
         return self
 
     def __exit__(self, *exc) -> None:

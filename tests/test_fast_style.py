@@ -10,8 +10,11 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
 import struct
+import subprocess
 import sys
+import time
 import zlib
 
 import imageio.v3 as iio
@@ -162,6 +165,32 @@ def test_damaged_cache_is_fetched_again(fresh_cache, style_model_tar, http_serve
     fast_style._load_cached.cache_clear()
     assert load_style_model().name == server.url(style_model_tar.name)
     assert len(server.requests) == 2
+
+
+def test_a_download_left_half_done_by_a_killed_process_does_not_stall_the_next(
+        fresh_cache, style_model_tar, http_server, monkeypatch):
+    # TF Hub would wait ten minutes for this lock to show progress; its owner is dead.
+    server = _serve(http_server, style_model_tar, monkeypatch)
+    module = hashlib.sha1(server.url(style_model_tar.name).encode()).hexdigest()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    cache = fresh_cache / "tfhub_modules"
+    cache.mkdir(parents=True, exist_ok=True)
+    lock = cache / f"{module}.lock"
+    lock.write_text(f"{socket.gethostname()}.{dead.stdout.strip()}.deadbeef")
+    (cache / f"{module}.deadbeef.tmp").mkdir()
+    started = time.monotonic()
+    assert load_style_model().name == server.url(style_model_tar.name)
+    assert time.monotonic() - started < 300  # TF Hub's own wait would be 600 s at least
+    assert not lock.exists() and not (cache / f"{module}.deadbeef.tmp").exists()
+
+
+def test_a_lock_held_by_a_living_process_is_left_to_tf_hub(tmp_path):
+    lock = tmp_path / "module.lock"
+    lock.write_text(f"{socket.gethostname()}.{os.getpid()}.cafe")
+    assert not fast_style._owner_is_gone(lock)
+    lock.write_text(f"another-machine.{2**22 + 12345}.cafe")  # its pid means nothing here
+    assert not fast_style._owner_is_gone(lock)
 
 
 def test_offline_without_cache_says_how_to_enable_it(fresh_cache, unreachable_url):
