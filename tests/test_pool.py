@@ -102,11 +102,19 @@ def test_a_request_on_the_pool_gives_what_it_gives_here(pool, models, picture_fa
     assert len(here.frames) == len(there.frames)  # the GIF's and MP4's frames
     assert here.settings == there.settings and here.notes == there.notes
     # The PNG's and every frame's pixels: equal, but for a value rounded the other way now
-    # and then (a worker runs TensorFlow on fewer threads, which sums in another order;
-    # seen: 1 value in 20 000 off by one).
+    # and then. A worker here runs TensorFlow on 1 thread, this process on 2, and they sum
+    # in another order (seen: 1 value in 20 000 off by one). The class neuron of the
+    # random-weight stand-in amplifies that: its gradient is normalised every step, and
+    # with 1 thread against 2 the picture moved by 3.1 levels on average (45 at most) —
+    # with the same thread count on both sides it is identical (measured with a worker
+    # given 2 cores: 0 levels), so the class case is held to "the same picture" instead.
     for mine, theirs in zip([here.image, *here.frames], [there.image, *there.frames]):
         assert mine.shape == theirs.shape
-        assert np.abs(mine.astype(int) - theirs).max() <= 1 and (mine != theirs).mean() < 1e-3
+        difference = np.abs(mine.astype(int) - theirs)
+        if overrides.get("objective") == "class" and pool.cpus_per_worker != (os.cpu_count() or 1):
+            assert difference.mean() < 8 and np.corrcoef(mine.ravel(), theirs.ravel())[0, 1] > 0.98
+        else:
+            assert difference.max() <= 1 and (mine != theirs).mean() < 1e-3
 
 
 # ----------------------------------------------------------------------------- concurrency
