@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from app_fixtures import free_port, running_app
+from test_browser import browser, new_page  # noqa: F401 - the browser tests' fixtures
 
 pytest_plugins = ("app_fixtures",)
 pytest.importorskip("ray", reason="the worker pool needs Ray (requirements-ray.txt)")
@@ -298,3 +299,35 @@ def test_a_cluster_that_cannot_be_reached_is_named(tmp_path, model_dir):
                           capture_output=True, text=True, timeout=PATIENCE_S)
     assert done.returncode != 0
     assert "did not start: Could not reach the Ray cluster at 127.0.0.1:1" in done.stderr, done.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- in the browser
+
+
+def test_in_the_browser_a_waiting_visitor_sees_the_line_then_the_dream(pool_app, new_page):
+    """Three visitors, two workers: the third is told its place, then gets its dream once
+    a worker is free (the first two stop theirs)."""
+    from test_browser import (DD, STOP_TIMEOUT, expect_final_files, prepared_tab, set_number,
+                              shot, status, wait_for_status)
+
+    visitors = [new_page() for _ in range(3)]
+    for page in visitors:
+        prepared_tab(page, pool_app, DD)
+    for page in visitors[:2]:  # long runs: both workers busy
+        set_number(page, DD, "frames", 60)
+        set_number(page, DD, "steps", 6)
+        page.locator(DD.id("run")).click()
+        wait_for_status(page, DD, "Dreaming: step")
+    third = visitors[2]
+    set_number(third, DD, "frames", 2)
+    set_number(third, DD, "steps", 1)
+    third.locator(DD.id("run")).click()
+    wait_for_status(third, DD, "Waiting for a free worker")
+    assert "next in line (2 workers)" in status(third, DD).inner_text()
+    shot(third, "pool-waiting")
+    for page in visitors[:2]:
+        page.locator(DD.id("stop")).click()
+        wait_for_status(page, DD, "Stopped after", timeout=STOP_TIMEOUT)
+    wait_for_status(third, DD, "Finished: 2 frames")
+    expect_final_files(third, DD)
+    shot(third, "pool-done")
