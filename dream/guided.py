@@ -47,8 +47,12 @@ GUIDED_SCHEDULE = Schedule(steps=5, step_size=0.75, octaves=3, octave_scale=1.4,
 # A bag of guide features larger than this is subsampled; the best-match search costs
 # positions × bag size per step.
 MAX_GUIDE_VECTORS = 4096
-# The guide is seen at this size for best match (Google's notebook used ~224 px).
-GUIDE_SIDE = 384
+# Best match as Google's notebook ran it (google/deepdream `dream.ipynb`, "Controlling
+# dreams"): the guide's features at `inception_3b/output` (mixed3b here), the guide being
+# the repository's flowers.jpg of 224×224 px. The guide is fitted into this many px, so
+# its bag holds the features of the scale Google matched against.
+GUIDE_SIDE = 224
+BEST_MATCH_LAYER = "mixed3b"
 
 
 def centre_crop_to_aspect(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 
 from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom
 from dream.engine import ProgressCallback, Schedule
-from dream.guided import GUIDED_SCHEDULE, guided_dream
+from dream.guided import BEST_MATCH_LAYER, GUIDED_SCHEDULE, guided_dream
 from dream.limits import DEFAULT_LIMITS, Limits
 from dream.model import InceptionModel
 from dream.result import DreamResult
@@ -116,9 +116,10 @@ PRESETS: tuple[Preset, ...] = (
            "The L2 feature distance to the guide descended." + _SEED_DIFFERS,
            dict(_SEED_GUIDED, similarity="l2", direction="toward")),
     Preset("Best match (Google's guided dream)", "guided",
-           "Each spot of the dream pulls toward the guide feature it resembles most "
-           "(Google's objective_guide), with the notebook's 4 octaves × 1.4 and no smoothness.",
-           dict(layer="mixed4c", similarity="best_match", direction="toward", smoothness=0.0,
+           "Each spot of the dream pulls toward the guide feature it resembles most, as "
+           "Google's notebook ran it: objective_guide at mixed3b (inception_3b/output), the "
+           "guide seen at 224 px, 4 octaves × 1.4, no smoothness.",
+           dict(layer=BEST_MATCH_LAYER, similarity="best_match", direction="toward", smoothness=0.0,
                 frames=6, steps=5, octaves=4, step_size=1.5)),
     # --- Style transfer: the seed's two weightings, content early and style late
     Preset("Seed A: content-leaning", "style_transfer",

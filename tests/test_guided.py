@@ -198,3 +198,20 @@ def test_guided_defaults_follow_the_issue(model):
     assert GUIDED_SCHEDULE.normalization == "per_term" and GUIDED_SCHEDULE.laplacian_levels == 0
     objective = guided_objective(model, LAYER, "dot", "toward", smoothness=0.5)
     assert objective.normalization_groups() == ((0,), (1,))  # guide and smoothness apart
+
+
+def test_best_match_sees_the_guide_as_google_did(model, picture, monkeypatch):
+    """The preset matches at mixed3b (inception_3b/output) against a guide fitted into
+    224 px, whatever size the guide was sent at."""
+    preset = dream.presets.PRESETS_BY_NAME["Best match (Google's guided dream)"]
+    assert preset.settings["layer"] == "mixed3b" == dream.guided.BEST_MATCH_LAYER
+    seen = []
+    features = dream.guided.guide_features
+
+    def watched(model, guide, layer, seed=0):
+        seen.append(guide.shape)
+        return features(model, guide, layer, seed)
+
+    monkeypatch.setattr(dream.guided, "guide_features", watched)
+    run(model, picture, striped_guide(600, 900), similarity="best_match")
+    assert seen and max(seen[0][:2]) == dream.guided.GUIDE_SIDE == 224
