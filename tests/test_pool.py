@@ -208,10 +208,16 @@ def test_a_clip_in_pieces_on_two_workers_joins_without_a_jump(pool, models, tmp_
                            runs=pieces_on(pool, values, piece_frames=6, lead_in=lead_in))
 
     faded, abrupt = dreamed(4), dreamed(0)
-    assert len(faded.frames) == len(abrupt.frames) == 24 and not faded.stopped
+    alone = dream_video(model, source, dream_target(model, values), video_schedule(values),
+                        blend=values["blend"], flow=values["flow"], max_side=96,
+                        limits=SERVER_LIMITS, video_limits=SERVER_VIDEO_LIMITS)
+    assert len(faded.frames) == len(abrupt.frames) == len(alone.frames) == 24 and not faded.stopped
+    assert faded.image.shape == alone.image.shape
     joins = {name: result.settings["flicker_at_joins"]["motion_compensated_ratio"]
              for name, result in (("faded", faded), ("abrupt", abrupt))}
+    inside = faded.settings["flicker_inside_pieces"]["motion_compensated_ratio"]
     assert joins["faded"] < joins["abrupt"], joins
+    assert joins["faded"] <= 1.5 * inside, (joins, inside)
 
 
 def test_the_video_tab_on_a_pool_dreams_the_clip_in_pieces(pool_app, tmp_path):
