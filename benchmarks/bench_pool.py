@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import machine  # noqa: E402
-from memory import free_port, stop  # noqa: E402
+from memory import free_port, rss_mb, stop  # noqa: E402
 
 
 def serve(model_dir: Path, work: Path, workers: int | None):
@@ -56,16 +56,17 @@ def serve(model_dir: Path, work: Path, workers: int | None):
 def worker_peak_rss_mb() -> list[float]:
     """Peak resident memory of each Ray worker process holding a DreamWorker."""
     peaks = []
-    for status in Path("/proc").glob("[0-9]*/status"):
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            text = status.read_text()
-            command = (status.parent / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
+            if b"DreamWorker" in cmdline.read_bytes():
+                peaks.append(rss_mb(int(cmdline.parent.name), "VmHWM"))
+        except (OSError, RuntimeError):  # the process ended meanwhile
             continue
-        if "DreamWorker" in command:
-            fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-            peaks.append(int(fields["VmHWM"].split()[0]) / 1024)
     return sorted(peaks)
+
+
+def pool_name(workers: int) -> str:
+    return "the app alone" if workers == 0 else f"{workers} worker{'s' * (workers > 1)}"
 
 
 def classroom(url: str, requests: int) -> list[float]:
@@ -121,7 +122,7 @@ def main() -> None:
             if workers:
                 subprocess.run([str(Path(sys.executable).parent / "ray"), "stop", "--force"],
                                check=False, capture_output=True)
-        name = "the app alone" if workers == 0 else f"{workers} worker{'s' * (workers > 1)}"
+        name = pool_name(workers)
         took[workers] = max(waits)
         memory = (f"; workers' peak RSS {', '.join(f'{mb:.0f}' for mb in peaks)} MB"
                   if peaks else "")
@@ -131,7 +132,7 @@ def main() -> None:
     if 0 in took:
         for workers, seconds in took.items():
             if workers:
-                print(f"{workers} worker{'s' * (workers > 1)}: {seconds / took[0]:.2f}× the "
+                print(f"{pool_name(workers)}: {seconds / took[0]:.2f}× the "
                       f"time of the app alone" + (" (the pool's overhead)" if workers == 1 else ""))
     print(machine.describe())
 
