@@ -217,8 +217,14 @@ def run_guided(model, photo, guide, values: dict, frames: int = 3):
                                  defaults["guide_weight"])
     start = time.perf_counter()
     run = frames_module.run_frames(model, photo.astype(np.float32), objective, schedule, frames,
-                                   limits=dream.Limits(), target_image=target.astype(np.float32))
+                                   limits=dream.Limits(), target_image=target.astype(np.float32),
+                                   start_image=photo.astype(np.float32))
     return run.frames[-1], time.perf_counter() - start
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
 def run_dream(model, photo, technique: str, values: dict, **overrides):
@@ -271,6 +277,32 @@ def section_guided(model, report) -> None:
         _, coarse = spectrum_shares(image.astype(np.float64) - photo)
         report(f"  {label:24s} share > 32 px {coarse:6.1%}  fine-detail correlation "
                f"{detail_correlation(photo, image):.3f}  {seconds:5.1f} s")
+    section_guide_influence(model, report)
+
+
+def section_guide_influence(model, report) -> None:
+    """How much the guide decides: the cosine between the changes two guides make, against
+    the cosine between the network's features of the two guides (tab defaults, 5 frames).
+    A dream that shows all the difference the network sees has the lower cosine."""
+    import tensorflow as tf
+
+    from dream.guided import fit_guide
+
+    photo = load("cat")
+    features_of = model.features([after("guided")["layer"]])
+    changes, features = {}, {}
+    for name in ("abstract", "painting", "landscape"):
+        guide = load(name)
+        image, _ = run_guided(model, photo, guide, after("guided"), frames=after("guided")["frames"])
+        changes[name] = image.astype(np.float64) - photo
+        fitted = fit_guide(guide, photo.shape[:2]).astype(np.float32)[None]
+        features[name] = features_of(tf.constant(fitted))[after("guided")["layer"]].numpy()
+    report("  guide influence (cat; cosine of the two results' changes vs of the guides' features):")
+    names = list(changes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            report(f"    {a} / {b}: changes {cosine(changes[a], changes[b]):.3f}, "
+                   f"guides {cosine(features[a], features[b]):.3f}")
 
 
 def section_zoom(model, report) -> None:

@@ -43,7 +43,7 @@ from dream import param as param_module
 from dream import transforms as transform_module
 from dream.limits import DEFAULT_LIMITS, Limits, check_range
 from dream.model import PRECISIONS, InceptionModel
-from dream.objectives import PIXELS, Objective
+from dream.objectives import PIXELS, START, Objective
 
 OPTIMIZERS = ("ascent", "adam")
 NORMALIZATIONS = ("sum", "per_term")
@@ -79,6 +79,10 @@ class Schedule:
     # The network's arithmetic: "auto" (the model's default: bfloat16 on CPUs with BF16
     # units), "float32" or "bfloat16"
     precision: str = "auto"
+    # ((op type, registered gradient name), …) the network's ops differentiate with instead
+    # of their own (`InceptionModel.features`): the atlas's redirected-ReLU warm-up. () for
+    # every technique: the ordinary gradient.
+    gradient_overrides: tuple = ()
 
     def validated(self, limits: Limits = DEFAULT_LIMITS) -> "Schedule":
         check_range("steps", self.steps, 0, limits.max_steps)
@@ -256,6 +260,7 @@ class Engine:
         step_offset: int = 0,
         limits: Limits = DEFAULT_LIMITS,
         optimizer_state: OptimizerState | None = None,
+        start_image: np.ndarray | None = None,
     ) -> np.ndarray:
         """Optimises `image` (HWC, 0..255) for `objective`; returns float32 HWC, same size.
 
@@ -269,6 +274,9 @@ class Engine:
         `step_offset` keys the random shifts, so successive calls (frames) get fresh ones.
         `optimizer_state`, when given, holds Adam's moments from earlier calls and receives
         the new ones (one continuous optimisation over several frames).
+        `start_image` (the image's shape) is what an objective reading `START` compares the
+        pixels with, aligned like the target (default: `image`, this call's start); pass
+        the first frame's input to measure the change over a whole animation.
         """
         schedule = schedule.validated(limits)
         self.check(objective)
@@ -281,6 +289,12 @@ class Engine:
                              tf.float32)
         if target_image is not None and target_image.shape[:2] != image.shape[-3:-1]:
             raise ValueError("The target image must have the image's size.")
+        uses_start = START in objective.layers
+        if start_image is not None and np.shape(start_image) != np.shape(image):
+            raise ValueError("The start image must have the image's shape.")
+        start = (tf.constant(start_image if batched else start_image[None], tf.float32)
+                 if uses_start and start_image is not None
+                 else original if uses_start else tf.zeros((1, 1, 1, 3)))
         step_fn = self._step_function(objective, schedule)
         parametrization = param_module.parametrization(schedule.parametrization)
         params = {name: tf.constant(value) for name, value in objective.params.items()}
@@ -293,6 +307,7 @@ class Engine:
             base = resize(original, size)
             current = base + resize(detail, size)
             octave_target = resize(target, size) if target_image is not None else target
+            octave_start = resize(start, size) if uses_start else start
             moment = optimizer_state.get(size) if optimizer_state is not None else None
             if moment is None:
                 zeros = parametrization.zeros(current)
@@ -301,7 +316,7 @@ class Engine:
             while remaining > 0:
                 steps = min(remaining, max(1, steps_per_call))
                 current, moment, _ = step_fn(
-                    current, octave_target, params, tf.constant(steps), schedule.step_size,
+                    current, octave_target, octave_start, params, tf.constant(steps), schedule.step_size,
                     tf.constant(schedule.tile_size), tf.constant(schedule.jitter),
                     tf.constant(schedule.tile_roll), tf.constant([schedule.seed, step_index], tf.int32),
                     moment,
@@ -338,8 +353,8 @@ class Engine:
         terms_of = self._terms_function(objective, precision)
         target = target_image if target_image is not None else image[:1, :1]
         params = {name: tf.constant(value) for name, value in objective.params.items()}
-        terms = terms_of(tf.constant(image[None], tf.float32), tf.constant(target[None], tf.float32),
-                         params)
+        pixels = tf.constant(image[None], tf.float32)
+        terms = terms_of(pixels, tf.constant(target[None], tf.float32), params, pixels)
         return float(tf.add_n([value for _, value in terms]))
 
     def gradient(self, objective: Objective, image: np.ndarray, target_image: np.ndarray | None = None,
@@ -353,22 +368,25 @@ class Engine:
         with tf.GradientTape() as tape:
             tape.watch(pixels)
             total = tf.add_n([value for _, value in
-                              terms_of(pixels, tf.constant(target[None], tf.float32), params)])
+                              terms_of(pixels, tf.constant(target[None], tf.float32), params,
+                                       tf.stop_gradient(pixels))])
         return tape.gradient(total, pixels)[0].numpy()
 
-    def _terms_function(self, objective: Objective, precision: str):
-        """(image batch, aligned target batch, params) → the objective's (weight, weighted
-        value) terms; both images [B,h,w,3] pixels."""
-        features = (self.model.features(objective.model_layers, precision)
+    def _terms_function(self, objective: Objective, precision: str, gradient_overrides: tuple = ()):
+        """(image batch, aligned target batch, params, aligned start batch) → the
+        objective's (weight, weighted value) terms; the images [B,h,w,3] pixels."""
+        features = (self.model.features(objective.model_layers, precision, gradient_overrides)
                     if objective.model_layers else None)
         target_features = (self.model.features(objective.target_layers, precision)
                            if objective.target_layers else None)
         min_side = objective.min_side
 
-        def terms_of(image, target, params):
+        def terms_of(image, target, params, start):
             batch = _at_least(image, min_side)
             acts = dict(features(batch)) if features is not None else {}
             acts[PIXELS] = batch
+            if START in objective.layers:
+                acts[START] = _at_least(start, min_side)
             target_acts = {}
             if target_features is not None:
                 target_acts = target_features(tf.stop_gradient(_at_least(target, min_side)))
@@ -383,7 +401,12 @@ class Engine:
         structure and the schedule's options that change the graph (not its numbers)."""
         return ("step", objective.key, schedule.laplacian_levels, schedule.optimizer,
                 schedule.parametrization, schedule.transforms, schedule.normalization,
-                self.precision_of(schedule))
+                self.precision_of(schedule)) + self._overrides_key(schedule)
+
+    @staticmethod
+    def _overrides_key(schedule: Schedule) -> tuple:
+        # Empty without overrides, so every other step keeps the key it always had.
+        return (tuple(schedule.gradient_overrides),) if schedule.gradient_overrides else ()
 
     def _step_function(self, objective: Objective, schedule: Schedule):
         # Kept with the model's feature functions under one bound (`FunctionCache`): each
@@ -392,20 +415,23 @@ class Engine:
                                              lambda: self._compile(objective, schedule))
 
     def _compile(self, objective: Objective, schedule: Schedule):
-        terms_of = self._terms_function(objective, self.precision_of(schedule))
+        terms_of = self._terms_function(objective, self.precision_of(schedule),
+                                        schedule.gradient_overrides)
         uses_target = bool(objective.target_layers)
+        uses_start = START in objective.layers
         levels, optimizer = schedule.laplacian_levels, schedule.optimizer
         groups = objective.normalization_groups()
         per_term = schedule.normalization == "per_term" and len(groups) > 1
         transform_name = schedule.transforms
         parametrization = param_module.parametrization(schedule.parametrization)
 
-        def gradients(image, target, params, tile_size, shift, transform_seed):
+        def gradients(image, target, start, params, tile_size, shift, transform_seed):
             """Gradients of the objective (or of each term) summed over tiles of the rolled
             image (per normalisation group): [groups, B, H, W, 3], and the objective's
             mean value over tiles."""
             rolled = tf.roll(image, shift, axis=[1, 2])
             rolled_target = tf.roll(target, shift, axis=[1, 2]) if uses_target else target
+            rolled_start = tf.roll(start, shift, axis=[1, 2]) if uses_start else start
             height, width = tf.shape(image)[1], tf.shape(image)[2]
             ys, xs = _tile_edges(height, tile_size), _tile_edges(width, tile_size)
             columns = tf.size(xs) - 1
@@ -419,10 +445,15 @@ class Engine:
                     tape.watch(rolled)
                     tile = rolled[:, y0:y1, x0:x1]
                     target_tile = rolled_target[:, y0:y1, x0:x1] if uses_target else target
+                    start_tile = rolled_start[:, y0:y1, x0:x1] if uses_start else start
+                    # The target and the start see the same transforms as the tile.
                     seen = transform_module.apply(
-                        transform_name, [tile, target_tile] if uses_target else [tile],
+                        transform_name,
+                        [tile] + ([target_tile] if uses_target else []) + ([start_tile] if uses_start else []),
                         transform_seed + tf.stack([0, t]))
-                    terms = terms_of(seen[0], seen[1] if uses_target else target, params)
+                    seen_target = seen[1] if uses_target else target
+                    seen_start = seen[-1] if uses_start else start
+                    terms = terms_of(seen[0], seen_target, params, seen_start)
                     values = [value for _, value in terms]
                     losses = ([tf.add_n([values[i] for i in group]) for group in groups]
                               if count > 1 else [tf.add_n(values)])
@@ -455,6 +486,7 @@ class Engine:
         signature = [
             image_spec,                                   # image batch
             image_spec,                                   # target batch (or a 1x1 dummy)
+            image_spec,                                   # start batch (or a 1x1 dummy)
             {name: tf.TensorSpec([None] * np.ndim(v), tf.as_dtype(np.asarray(v).dtype))
              for name, v in objective.params.items()},    # objective parameters
             tf.TensorSpec([], tf.int32),                  # steps
@@ -467,8 +499,8 @@ class Engine:
         ]
 
         @tf.function(input_signature=signature)
-        def ascend(image, target, params, steps, step_size, tile_size, jitter, whole_tile, seed,
-                   moment):
+        def ascend(image, target, start, params, steps, step_size, tile_size, jitter, whole_tile,
+                   seed, moment):
             self.trace_count += 1  # Python side effect: runs only while tracing
             m, v, t = moment
             loss = tf.constant(0.0)
@@ -477,7 +509,7 @@ class Engine:
                 step_seed = seed + tf.stack([0, i])
                 shift = transform_module.random_roll(step_seed, height, width, tile_size, jitter,
                                                      whole_tile)
-                grads, loss = gradients(image, target, params, tile_size, shift,
+                grads, loss = gradients(image, target, start, params, tile_size, shift,
                                         tf.stack([step_seed[0] + 1, step_seed[1] * 64]))
                 grad = combine(grads, params)
                 grad = parametrization.to_parameters_gradient(image, grad)

@@ -47,6 +47,7 @@ def run_frames(
     record: Callable[[np.ndarray], np.ndarray] = to_uint8,
     first_frame: np.ndarray | None = None,
     keep_optimizer_state: bool = True,
+    start_image: np.ndarray | None = None,
 ) -> FrameRun:
     """Runs the schedule `frames` times, each on the last result, recording every frame.
 
@@ -56,6 +57,8 @@ def run_frames(
     before each frame but the first (e.g. the fractal zoom's crop and rescale). Adam's
     moments carry over from frame to frame (one optimisation, recorded as it goes) unless
     `keep_optimizer_state` is False (each frame starts the optimiser afresh, as before).
+    `start_image` is what an objective reading the dream's change measures it from in
+    every frame (default: each frame's own input).
     """
     schedule = check_request(start.shape[:2], schedule, frames, limits)
     steps_per_frame = total_octave_steps(*start.shape[:2], schedule)
@@ -71,7 +74,7 @@ def run_frames(
         # Offsetting the step index gives every frame its own random shifts.
         current = engine.run(objective, current, schedule, target_image=target_image,
                              tracker=tracker, step_offset=frame * steps_per_frame, limits=limits,
-                             optimizer_state=state)
+                             optimizer_state=state, start_image=start_image)
         recorded.append(record(current))
         if tracker.stopped:
             break

@@ -17,7 +17,9 @@ Each objective carries:
   the same graph.
 
 `fn(acts, target_acts, params)` receives dicts of tensors: `acts[name]` for every name in
-`layers` (batch of one), plus `acts["input"]`, the pixels themselves (0..255).
+`layers` (batch of one), plus `acts["input"]`, the pixels themselves (0..255), and, for an
+objective that lists it in `layers`, `acts["start"]`: the image the run started from,
+aligned with the pixels like the target (so a term can act on the dream's *change*).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from dream.model import CLASS_LOGITS, CLASS_PROBABILITIES, CLASSIFIER_MIN_SIDE
 Tensors = Mapping[str, tf.Tensor]
 ObjectiveFn = Callable[[Tensors, Tensors, Tensors], tf.Tensor]
 PIXELS = "input"
+# The run's starting image (e.g. the photo being dreamed), aligned with the pixels.
+START = "start"
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,7 +57,7 @@ class Objective:
 
     @property
     def model_layers(self) -> frozenset[str]:
-        return self.layers - {PIXELS}
+        return self.layers - {PIXELS, START}
 
     def __add__(self, other: "Objective") -> "Objective":
         return _combine([(1.0, self), (1.0, other)])
@@ -255,7 +259,7 @@ TV_NORMS = ("l1", "l2", "cadl")
 TV_NORM_ALIASES = {"course": "cadl"}
 
 
-def total_variation(norm: str = "l2") -> Objective:
+def total_variation(norm: str = "l2", of_change: bool = False) -> Objective:
     """Differences between neighbouring pixels; minimise it (weight < 0).
 
     `norm`: "l1" (mean |d|) or "l2" (mean d²), in 0..1 units; or "cadl", the smoothness
@@ -263,23 +267,29 @@ def total_variation(norm: str = "l2") -> Objective:
     loss): mean((dx² + dy²)^1.2) over pixels and channels, in 0..255 units (the
     mean-subtracted scale differs from it only by an offset). "course" is an alias of
     "cadl".
+
+    `of_change=True` measures the variation of the dream's change (the pixels minus the
+    run's starting image) instead of the image's: it smooths what the dream adds and
+    leaves the photo's own edges alone (where nothing changed, its gradient is zero).
     """
     norm = TV_NORM_ALIASES.get(norm, norm)
     if norm not in TV_NORMS:
         raise ValueError(f"Unknown total-variation norm {norm!r}: use l1, l2 or cadl.")
 
     def fn(acts, target_acts, params):
+        pixels = acts[PIXELS] - acts[START] if of_change else acts[PIXELS]
         if norm == "cadl":
-            return cadl_total_variation(acts[PIXELS])
-        pixels = acts[PIXELS] / 255.0
+            return cadl_total_variation(pixels)
+        pixels = pixels / 255.0
         dy = pixels[:, 1:, :-1, :] - pixels[:, :-1, :-1, :]
         dx = pixels[:, :-1, 1:, :] - pixels[:, :-1, :-1, :]
         if norm == "l1":
             return tf.reduce_mean(tf.abs(dx)) + tf.reduce_mean(tf.abs(dy))
         return tf.reduce_mean(tf.square(dx)) + tf.reduce_mean(tf.square(dy))
 
-    return Objective(("tv", norm), fn, layers=frozenset({PIXELS}),
-                     description=f"total variation ({norm})")
+    return Objective(("tv", norm, of_change), fn,
+                     layers=frozenset({PIXELS, START} if of_change else {PIXELS}),
+                     description=f"total variation{' of the change' if of_change else ''} ({norm})")
 
 
 def cadl_total_variation(pixels: tf.Tensor) -> tf.Tensor:
