@@ -3,6 +3,7 @@
     python benchmarks/bench_atlas.py            # ~6 minutes on 2 cores
     python benchmarks/bench_atlas.py --quick    # fewer steps and tiles (~1.5 minutes)
     python benchmarks/bench_atlas.py --study    # + the steps study (~5 more minutes)
+    python benchmarks/bench_atlas.py --study-only   # the steps study alone (~4 minutes)
     python benchmarks/bench_atlas.py --sheet docs/atlas.png   # + the README's picture
 
 Uses the width-1.0 generated graph (`dream.synthetic_model`, `$BENCH_MODEL_DIR` or a
@@ -19,7 +20,8 @@ so a step costs what it costs on the real model. The tiles go to a fresh tempora
 5. **Cache size**: bytes per tile on disk, and per layer (channels × bytes per tile).
 6. With `--study`: how far a tile's channel has risen after n steps, as a share of where
    it is after 512 steps at 4 px per step (≈ Lucid's `render_vis`: 512 steps of Adam at
-   lr 0.05, which moves a 128 px Fourier image by ~4 px RMS per step), for 4 and 8 px.
+   lr 0.05, which moves a 128 px sigmoid-squashed Fourier image by ~3.6 px RMS per step at
+   mid-grey), for 4 and 8 px, with the atlas's sigmoid and redirected-ReLU warm-up.
 """
 
 from __future__ import annotations
@@ -92,6 +94,11 @@ def main() -> None:
     parser.add_argument("--layer", default="mixed4c")
     parser.add_argument("--steps", type=int, help="steps per tile (default: the atlas's)")
     parser.add_argument("--study", action="store_true", help="also the steps study (section 6)")
+    parser.add_argument("--study-only", action="store_true", help="only the steps study")
+    parser.add_argument("--study-sizes", default="4,8",
+                        help="step sizes (px) of the study's curves; the first 4 px one is the reference")
+    parser.add_argument("--study-checkpoints", default="16,32,64,96,128,192,256,512",
+                        help="steps at which the study measures (the last is the reference's)")
     parser.add_argument("--sheet", help="write the cold page as a labelled grid to this PNG, "
                                         "with what fires on assets/cat.jpg")
     args = parser.parse_args()
@@ -112,6 +119,14 @@ def main() -> None:
     print(f"model {MODEL_DIR} (width 1.0), layer {layer} (rendered on {tensor}), "
           f"{settings.size} px, {steps} steps of {settings.step_size} px (Adam), "
           f"default batch {settings.batch}; cache {cache_dir}", flush=True)
+
+    def study():
+        steps_study(model, engine, tensor, settings, [float(v) for v in args.study_sizes.split(",")],
+                    [int(v) for v in args.study_checkpoints.split(",")])
+
+    if args.study_only:
+        study()
+        return
 
     # 1. Per tile-step by batch size (traced first; the trace is not timed).
     probe_steps, rounds = (4, 2) if args.quick else (8, 3)
@@ -202,7 +217,7 @@ def main() -> None:
     if args.sheet:
         write_sheet(model, layer, batched_tiles, Path(args.sheet), steps)
     if args.study:
-        steps_study(model, engine, tensor, settings)
+        study()
 
 
 def sameness(model, tensor, first, second) -> dict:
@@ -267,7 +282,8 @@ def write_sheet(model, layer, tiles, path: Path, steps: int) -> None:
     print(f"\nwrote {path} ({sheet.width}×{sheet.height})")
 
 
-def steps_study(model, engine, tensor, settings) -> None:
+def steps_study(model, engine, tensor, settings, step_sizes=(4.0, 8.0),
+                checkpoints=(16, 32, 64, 96, 128, 192, 256, 512)) -> None:
     import tensorflow as tf
 
     from dream import atlas as atlas_module
@@ -276,7 +292,6 @@ def steps_study(model, engine, tensor, settings) -> None:
     from dream.limits import Limits
 
     channels = [3, 40, 97, 150, 222, 301, 405, 480]
-    checkpoints = (16, 32, 64, 96, 128, 192, 256, 512)
     features = model.features([tensor], "float32")
 
     def own(images):
@@ -284,24 +299,42 @@ def steps_study(model, engine, tensor, settings) -> None:
         return means[np.arange(len(channels)), channels]
 
     start = atlas_module.start_images(channels, settings)
+    objective = objectives.channels(tensor, channels)
     curves = {}
-    for step_size in (4.0, 8.0):
+    started = time.perf_counter()
+    for step_size in step_sizes:
+        # The atlas's own phases (warm-up, then the rest) cut at the checkpoints.
+        phases = replace(settings, steps=checkpoints[-1], step_size=step_size).phases()
         state, images, done, curve = OptimizerState(), start, 0, {}
         for checkpoint in checkpoints:
-            schedule = replace(settings.schedule(), steps=checkpoint - done, step_size=step_size)
-            images = engine.run(objectives.channels(tensor, channels), images, schedule,
-                                optimizer_state=state, step_offset=done, limits=Limits(max_steps=512))
+            for first, schedule in phases:
+                begin, end = max(done, first), min(checkpoint, first + schedule.steps)
+                if begin < end:
+                    images = engine.run(objective, images, replace(schedule, steps=end - begin),
+                                        optimizer_state=state, step_offset=begin,
+                                        limits=Limits(max_steps=checkpoints[-1]))
             done = checkpoint
             curve[checkpoint] = own(images)
         curves[step_size] = curve
-    reference = curves[4.0][512]
+    seconds = time.perf_counter() - started
+    reference_size = 4.0 if 4.0 in curves else step_sizes[0]
+    reference = curves[reference_size][checkpoints[-1]]
     live = reference > 0
-    print(f"\n6. channel value after n steps / after 512 steps at 4 px (Lucid's rate); mean over "
-          f"{live.sum()} of {len(channels)} channels of {tensor} (the others stay negative)")
+    print(f"\n6. channel value after n steps / after {checkpoints[-1]} steps at {reference_size:g} px "
+          f"(4 px: Lucid's rate); mean over "
+          f"{live.sum()} of {len(channels)} channels of {tensor} (the others stay negative); "
+          f"sigmoid {settings.sigmoid}, ReLU warm-up {settings.relu_warmup} steps")
     print("   steps " + " ".join(f"{c:6d}" for c in checkpoints))
     for step_size, curve in curves.items():
         shares = [float(np.mean(curve[c][live] / reference[live])) for c in checkpoints]
         print(f"   {step_size:3.0f} px " + " ".join(f"{share:6.2f}" for share in shares))
+    for step_size, curve in curves.items():
+        own_end = curve[checkpoints[-1]]
+        shares = [float(np.mean(curve[c][live] / own_end[live])) for c in checkpoints]
+        print(f"   {step_size:3.0f} px, / its own {checkpoints[-1]}: " + " ".join(f"{share:5.2f}" for share in shares))
+    tile_steps = len(curves) * len(channels) * checkpoints[-1]
+    print(f"   {seconds:.0f} s for {tile_steps} tile-steps ({seconds / tile_steps * 1000:.1f} ms each, "
+          f"batch {len(channels)}, checkpoint measurements included)")
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting lay
 GIF_MAX_FRAMES = 60
 
 # What a preset leaves alone: the user's image size and GIF choices.
-KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong")
+KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong", "exact")
 SCHEDULE_KEYS = ("steps", "step_size", "octaves", "octave_scale", "tile_size", "jitter",
                  "laplacian_levels", "optimizer", "seed")
 
@@ -195,6 +195,11 @@ PARAMS: dict[str, Param] = {
                               help="0: plain normalised gradient. 1–6: the gradient's frequency "
                                    "bands are evened out (Mordvintsev's Laplacian pyramid), "
                                    "which favours smooth, colourful, larger patterns."),
+    "exact": Param("bool", label="Exact arithmetic (float32)",
+                   help="Run the network in float32. Without it, a technique whose pictures "
+                        "are as good in bfloat16 runs in bfloat16 on a CPU with bfloat16 units "
+                        "(faster; its result differs from float32's no more than a half-pixel "
+                        "nudge of the photo changes it) and in float32 elsewhere."),
     "seed": Param("int", 0, 2**31 - 1, label="Random seed", step=1,
                   help="Seeds the random shifts (and noise): the same seed and settings give "
                        "the same result."),
@@ -282,6 +287,8 @@ PARAMS: dict[str, Param] = {
 SCHEDULE_PARAMS = ("step_size", "octaves", "octave_scale", "tile_size", "jitter",
                    "laplacian_levels", "seed")
 GIF_PARAMS = ("frame_duration_ms", "hold_last_ms", "pingpong")
+# Last in every dreaming endpoint, so callers passing the others by position keep working.
+PRECISION_PARAMS = ("exact",)
 
 
 # ----------------------------------------------------------------------------- endpoints
@@ -354,7 +361,8 @@ class Endpoint:
         """The values the page starts with (images left out)."""
         page = {"max_side": DEFAULT_MAX_SIDE, "frame_duration_ms": 120, "hold_last_ms": 600,
                 "pingpong": False, "objective": "layer", "channel": 0, "class_name": "jellyfish",
-                "layer": DEFAULT_LAYER, "guide_is_dream": False, "squared": True, "pre_relu": True}
+                "layer": DEFAULT_LAYER, "guide_is_dream": False, "squared": True, "pre_relu": True,
+                "exact": False}
         own = {"dream_video": _video_defaults, "fast_style_transfer": _fast_style_defaults}
         values = {**page, **(own[self.name]() if self.name in own else technique_defaults(self.name))}
         values["max_side"] = values["max_side"] or DEFAULT_MAX_SIDE
@@ -453,8 +461,16 @@ def fit_image(source, max_side: int, role: str) -> tuple[np.ndarray, list[str]]:
 
 def schedule_from(technique: str, values: Mapping[str, Any]) -> Schedule:
     """The technique's base schedule with the request's values."""
+    return _with_values(BASE_SCHEDULES[technique], values)
+
+
+def _with_values(base: Schedule, values: Mapping[str, Any]) -> Schedule:
+    """`base` with the request's schedule values; "exact" forces float32 (otherwise the
+    base's precision stands: "auto" where bfloat16's pictures were measured as good)."""
     given = {key: values[key] for key in SCHEDULE_KEYS if key in values}
-    return replace(BASE_SCHEDULES[technique], **given)
+    if values.get("exact"):
+        given["precision"] = "float32"
+    return replace(base, **given)
 
 
 def _given(source: Any) -> bool:
@@ -548,8 +564,7 @@ def _prepare_style(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
 
 def video_schedule(values: Mapping[str, Any]) -> Schedule:
     """The video endpoint's schedule for its checked values."""
-    return replace(video_module.DEFAULT_VIDEO_SCHEDULE,
-                   **{key: values[key] for key in SCHEDULE_KEYS if key in values})
+    return _with_values(video_module.DEFAULT_VIDEO_SCHEDULE, values)
 
 
 def _video_defaults() -> dict[str, Any]:
@@ -629,13 +644,14 @@ ENDPOINTS: dict[str, Endpoint] = {
             "Deep Dream (feedback loop): amplifies what a layer, one of its channels or a class "
             "neuron sees in the photo; each frame dreams on the one before.",
             (Image("image", "the photo"),),
-            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS, _prepare_dream, _dream_label,
+            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS + PRECISION_PARAMS, _prepare_dream, _dream_label,
             seconds_at_defaults=60),
         Endpoint(
             "fractal_zoom",
             "Fractal zoom: dream, zoom in by `zoom` of each side, dream again, `frames` times.",
             (Image("image", "the photo"),),
-            _DREAM_PARAMS[:7] + ("zoom",) + _DREAM_PARAMS[7:] + SCHEDULE_PARAMS + GIF_PARAMS,
+            _DREAM_PARAMS[:7] + ("zoom",) + _DREAM_PARAMS[7:] + SCHEDULE_PARAMS + GIF_PARAMS
+            + PRECISION_PARAMS,
             _prepare_dream, _dream_label, seconds_at_defaults=136),
         Endpoint(
             "guided",
@@ -646,7 +662,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             (Image("dream_image", "the image to dream on (None when guide_is_dream)"),
              Image("guide_image", "the guide image")),
             ("guide_is_dream", "layer", "similarity", "direction", "smoothness", "frames",
-             "steps", "max_side", "smoothness_norm", "guide_weight") + SCHEDULE_PARAMS + GIF_PARAMS,
+             "steps", "max_side", "smoothness_norm", "guide_weight") + SCHEDULE_PARAMS + GIF_PARAMS
+            + PRECISION_PARAMS,
             _prepare_guided, lambda v: f"{v.get('similarity')}-{v.get('direction')}",
             seconds_at_defaults=53),
         Endpoint(
@@ -659,7 +676,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             ("style_weight", "content_weight", "preserve_colors", "frames", "steps", "max_side",
              "second_style_share", "style_layers", "content_layer", "tv_weight", "init",
              "step_size", "octaves", "octave_scale", "tile_size", "jitter", "seed")
-            + GIF_PARAMS,
+            + GIF_PARAMS + PRECISION_PARAMS,
             _prepare_style, lambda v: "style", seconds_at_defaults=69),
         Endpoint(
             "dream_video",
@@ -669,7 +686,7 @@ ENDPOINTS: dict[str, Endpoint] = {
             (Image("video", "the video clip"),),
             _DREAM_PARAMS[:6] + ("steps", "max_side", "blend", "flow", "fps", "step_size",
                                  "octaves", "octave_scale", "tile_size", "jitter",
-                                 "laplacian_levels", "seed"),
+                                 "laplacian_levels", "seed") + PRECISION_PARAMS,
             # Its steps are Deep Dream's (same objective and options), warmed up there.
             _prepare_video, _dream_label, warm_up=False, seconds_at_defaults=83,
             measured_on="a 3 s clip of 36 frames at 384 px"),

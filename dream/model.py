@@ -500,6 +500,8 @@ def _destroy_resources(handles) -> None:
 
 
 FeatureFn = Callable[[tf.Tensor], dict[str, tf.Tensor]]
+# ((op type, registered gradient name), …): see `InceptionModel.features`.
+GradientOverrides = tuple[tuple[str, str], ...]
 
 
 class InceptionModel:
@@ -583,8 +585,15 @@ class InceptionModel:
 
     # --- differentiable features
 
-    def features(self, names: Sequence[str], precision: str | None = None) -> FeatureFn:
-        """`precision`: "float32" or "bfloat16"; None is the model's default."""
+    def features(self, names: Sequence[str], precision: str | None = None,
+                 gradient_overrides: GradientOverrides = ()) -> FeatureFn:
+        """`precision`: "float32" or "bfloat16"; None is the model's default.
+
+        `gradient_overrides`: ((op type, registered gradient name), …) that the graph's ops
+        of that type differentiate with instead of their own gradient (the atlas's
+        redirected-ReLU warm-up); the default, (), is the ordinary gradient that every
+        technique uses. A function with overrides is another function, cached apart.
+        """
         precision = precision or self.precision
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}.")
@@ -592,8 +601,9 @@ class InceptionModel:
         for name in names:
             if name not in self._node_names:
                 self.layer(name)  # raises with suggestions
-        return self.function_cache.get(("features", names, precision),
-                                       lambda: self._import(names, precision))
+        overrides = tuple(tuple(pair) for pair in gradient_overrides)
+        key = ("features", names, precision) + ((overrides,) if overrides else ())
+        return self.function_cache.get(key, lambda: self._import(names, precision, overrides))
 
     def shared_weights(self, precision: str) -> SharedWeights:
         """The weights every function of this precision reads (stored on first use)."""
@@ -603,7 +613,8 @@ class InceptionModel:
                 self._weights[precision] = SharedWeights(graph, precision)
             return self._weights[precision]
 
-    def _import(self, names: tuple[str, ...], precision: str) -> FeatureFn:
+    def _import(self, names: tuple[str, ...], precision: str,
+                gradient_overrides: GradientOverrides = ()) -> FeatureFn:
         # Built tensors are read through their parts.
         graph_names = tuple(dict.fromkeys(
             part for name in names for part in self._built.get(name, (name,))))
@@ -620,10 +631,11 @@ class InceptionModel:
             input_map = {f"{INPUT_NODE}:0": centred}
             input_map.update({name: compute(centred) for name, compute in substitutes.items()})
             input_map = {name: tf.cast(tensor, dtype) for name, tensor in input_map.items()}
-            outputs = tf.graph_util.import_graph_def(
-                pruned, input_map=input_map,
-                return_elements=[f"{name}:0" for name in graph_names], name="",
-            )
+            with _overridden_gradients(gradient_overrides):
+                outputs = tf.graph_util.import_graph_def(
+                    pruned, input_map=input_map,
+                    return_elements=[f"{name}:0" for name in graph_names], name="",
+                )
             # Objectives and the engine work in float32 whatever the network runs in.
             found = {name: tf.cast(output, tf.float32) for name, output in zip(graph_names, outputs)}
             return {name: (tf.concat([found[part] for part in self._built[name]], axis=-1)
@@ -631,6 +643,15 @@ class InceptionModel:
 
         spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         return tf.compat.v1.wrap_function(imported, [spec])
+
+
+def _overridden_gradients(overrides: GradientOverrides):
+    """While active, ops created in the current graph of a type in `overrides` record the
+    registered gradient named there (`tf.RegisterGradient`); GradientTape honours it
+    through `wrap_function`, eagerly and inside a `tf.function`."""
+    if not overrides:
+        return contextlib.nullcontext()
+    return tf.compat.v1.get_default_graph().gradient_override_map(dict(overrides))
 
 
 def _prune(graph_def, outputs: Sequence[str]):

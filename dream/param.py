@@ -16,6 +16,7 @@ change `to_pixels_linear(u)`, and a pixel gradient `g` becomes the parameter gra
 with a projection onto valid pixels after each step, and it lets an optimisation start
 from a photograph (the parameters of any image are `encode(image)`). Lucid squashes
 pixels with a sigmoid instead; a projection keeps a photo's blacks and whites editable.
+The neuron atlas, which starts from noise, squashes as Lucid does ("fourier_sigmoid").
 
 Every function works on a batch: pixels are [batch, height, width, 3] in 0..255 and
 Fourier parameters are [batch, 3, height, width // 2 + 1, 2] (real and imaginary
@@ -27,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-PARAMETRIZATIONS = ("pixels", "fourier")
+PARAMETRIZATIONS = ("pixels", "fourier", "fourier_sigmoid")
 
 # Square root of ImageNet's colour correlation matrix (Lucid, param/color.py), columns
 # normalised to at most unit length: decorrelated colour → RGB is `t @ COLOR_MIX.T`.
@@ -40,6 +41,13 @@ COLOR_UNMIX = np.linalg.inv(COLOR_MIX).astype(np.float32)
 COLOR_MEAN = np.float32([0.48, 0.46, 0.41]) * 255.0
 # Lucid's 1/f^decay_power spectrum; 1 is the natural-image falloff.
 DECAY_POWER = 1.0
+# "fourier_sigmoid": pixels = 255·σ(u / SIGMOID_SCALE), u the decorrelated Fourier image in
+# pixel units. At mid-grey d pixels / d u = 255·σ'(0) / SIGMOID_SCALE = 1, so `step_size`
+# keeps its meaning of "pixels per step" there; saturated pixels move less, as in Lucid.
+SIGMOID_SCALE = 255.0 / 4.0
+# The logit is kept within ± this: 255·σ(12) = 254.998, while float32 rounds 255·σ(17) to
+# 255, whose logit is infinite. Past it σ' < 7e-6, so a pixel there is as good as frozen.
+SIGMOID_LOGIT_BOUND = 12.0
 
 
 def rfft2d_freqs(height: int | tf.Tensor, width: int | tf.Tensor) -> tf.Tensor:
@@ -170,11 +178,53 @@ class FourierParametrization(Parametrization):
         return fourier_to_pixels_linear(update, height, width)
 
 
+class FourierSigmoidParametrization(FourierParametrization):
+    """The Fourier parametrisation squashed into valid pixels by a sigmoid, as Lucid's
+    `param.image(fft=True, decorrelate=True)` does (`to_valid_rgb(..., sigmoid=True)`).
+
+    pixels = 255·σ(u / SIGMOID_SCALE), u = the decorrelated 1/f Fourier image of the
+    parameters (`fourier_to_pixels_linear`). The engine keeps pixels as its state, so each
+    step goes through the logit: the parameter gradient is the pixel gradient times
+    σ's slope, taken back through the Fourier basis; an update u is added to the logit and
+    squashed again. That is exactly optimising the parameters (any image in (0, 255) has
+    parameters: its logit, `encode`d), and the pixels stay strictly inside (0, 255), so the
+    engine's clip never acts. Lucid's sigmoid has no mean colour (zero decodes to grey);
+    here the start image sets the colours, zero update keeps them.
+
+    Meant for Adam, whose update the engine passes to `to_pixels_linear` as is: plain
+    ascent rescales the pixel change afterwards, which a non-linear change does not
+    survive exactly (the clip then keeps the pixels in 0..255).
+    """
+
+    name = "fourier_sigmoid"
+
+    def to_parameters_gradient(self, pixels, gradient):
+        share = pixels / 255.0
+        # d pixels / d u = 4·s·(1 − s), s = pixels / 255 (1 at mid-grey).
+        return super().to_parameters_gradient(pixels, gradient * (4.0 * share * (1.0 - share)))
+
+    def to_pixels_linear(self, pixels, update):
+        """The exact pixel change of the parameter update `update` (not linear here)."""
+        logit = pixels_to_logit(pixels)
+        moved = logit + super().to_pixels_linear(pixels, update) / SIGMOID_SCALE
+        moved = tf.clip_by_value(moved, -SIGMOID_LOGIT_BOUND, SIGMOID_LOGIT_BOUND)
+        return 255.0 * tf.sigmoid(moved) - pixels
+
+
+def pixels_to_logit(pixels: tf.Tensor) -> tf.Tensor:
+    """σ⁻¹(pixels / 255), the pixels first brought within ±SIGMOID_LOGIT_BOUND."""
+    edge = 1.0 / (1.0 + np.exp(SIGMOID_LOGIT_BOUND))
+    share = tf.clip_by_value(pixels / 255.0, edge, 1.0 - edge)
+    return tf.math.log(share) - tf.math.log1p(-share)
+
+
 def parametrization(name: str) -> Parametrization:
     if name == "pixels":
         return Parametrization()
     if name == "fourier":
         return FourierParametrization()
+    if name == "fourier_sigmoid":
+        return FourierSigmoidParametrization()
     raise ValueError(f"parametrization must be one of {', '.join(PARAMETRIZATIONS)} (got {name!r}).")
 
 

@@ -12,7 +12,7 @@ import inspect
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from dream.deepdream import DEFAULT_SCHEDULE, deep_dream, dream_objective, fractal_zoom
+from dream.deepdream import DEFAULT_SCHEDULE, ZOOM_SCHEDULE, deep_dream, dream_objective, fractal_zoom
 from dream.engine import ProgressCallback, Schedule
 from dream.guided import BEST_MATCH_LAYER, GUIDED_SCHEDULE, guided_dream
 from dream.limits import DEFAULT_LIMITS, Limits
@@ -22,7 +22,7 @@ from dream.style import CONTENT_LAYER, STYLE_LAYERS, STYLE_SCHEDULE, style_trans
 
 TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer")
 SCHEDULE_FIELDS = tuple(f.name for f in fields(Schedule))
-BASE_SCHEDULES = {"deep_dream": DEFAULT_SCHEDULE, "fractal_zoom": DEFAULT_SCHEDULE,
+BASE_SCHEDULES = {"deep_dream": DEFAULT_SCHEDULE, "fractal_zoom": ZOOM_SCHEDULE,
                   "guided": GUIDED_SCHEDULE, "style_transfer": STYLE_SCHEDULE}
 _FUNCTIONS = {"deep_dream": deep_dream, "fractal_zoom": fractal_zoom, "guided": guided_dream,
               "style_transfer": style_transfer}

@@ -46,7 +46,9 @@ CONTENT_LAYER = "mixed3b"
 # smoothness term is normalised apart from the network's terms ("per_term"), so
 # `tv_weight` is a ratio of step strengths. Measured in docs/DEFAULTS.md: at the 48 steps
 # of the earlier defaults, 10 % of the change above half-Nyquist (51 % before) and a lower
-# style loss (0.014 vs 0.019).
+# style loss (0.014 vs 0.019). float32: bfloat16's picture stayed within a half-pixel
+# nudge's difference (41.0 against 44.4 levels RMS) but ran no faster (0.95×,
+# `benchmarks/precision.py`), so it would buy nothing.
 STYLE_SCHEDULE = Schedule(steps=12, step_size=12.0, octaves=1, tile_size=512, jitter=0,
                           optimizer="adam", parametrization="fourier", transforms="lucid",
                           normalization="per_term", precision="float32")

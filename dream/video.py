@@ -734,8 +734,8 @@ def dream_video(
             "rotation": clip.rotation, "audio": clip.audio is not None,
         },
         **measured,
-        "precision": model.precision,
         **asdict(schedule),
+        "precision": engine_for(model).precision_of(schedule),
     }
     if not dreamed:  # stopped before its first frame was done
         dreamed = [clip.frames[0]]

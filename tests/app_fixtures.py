@@ -20,7 +20,7 @@ from PIL import Image
 # Tiny runs: a handful of steps on ~100 px images keep each request under a second or two.
 FAST = dict(frames=2, steps=1, max_side=128, step_size=1.5, octaves=2, octave_scale=1.4,
             tile_size=512, jitter=8, laplacian_levels=0, seed=0, frame_duration_ms=100,
-            hold_last_ms=0, pingpong=False)
+            hold_last_ms=0, pingpong=False, exact=False)
 
 
 def free_port() -> int:

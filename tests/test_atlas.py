@@ -9,11 +9,15 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import dream
 from dream import atlas as atlas_module
+from dream import objectives
+from dream import param as param_module
 from dream import synthetic_model
 from dream.atlas import Atlas, AtlasSettings, TileCache
+from dream.atlas.redirected_relu import REDIRECTED_RELU, redirected_relu_gradient
 from dream.limits import LimitError
 
 # Few steps keep the tests fast; every property below already holds after them.
@@ -76,9 +80,11 @@ def test_batched_equals_one_by_one(model):
     # Same seed, same settings, a batch of 4 against one at a time. oneDNN rounds a
     # batch of another size differently (~1e-4 px after one step) and optimisation from
     # noise amplifies that, so the tolerance is "the same picture": after 16 steps every
-    # tile correlates at ≥ 0.97 with its one-by-one twin (0.99–1.0 measured, most of
-    # them bit for bit) and differs by ≤ 3 levels on average; tiles of different
-    # channels correlate at ~0.1.
+    # tile correlates at ≥ 0.85 with its one-by-one twin and differs by ≤ 10 levels on
+    # average (measured with the sigmoid: 5 of 8 bit for bit, the others 0.89–0.99 and
+    # 3–8.5 levels; with the clip it was 0.99–1.0 and ≤ 0.8, as the clip pulls nearby
+    # runs onto the same 0 and 255). Starting noise moved by 0.001 px changes a tile more
+    # (0.63–0.91, 10–16 levels); tiles of different channels correlate at ~0.1.
     channels = [0, 3, 5, 9, 12, 20, 33, 40]
     batched = list(Atlas(model, FAST, cache=False).tiles(LAYER, channels))
     alone = list(Atlas(model, replace(FAST, batch=1), cache=False).tiles(LAYER, channels))
@@ -89,8 +95,8 @@ def test_batched_equals_one_by_one(model):
 
     for a, b in zip(batched, alone):
         assert a.index == b.index
-        assert correlation(a.image, b.image) >= 0.97, a.index
-        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() <= 3, a.index
+        assert correlation(a.image, b.image) >= 0.85, a.index
+        assert np.abs(a.image.astype(int) - b.image.astype(int)).mean() <= 10, a.index
     assert correlation(batched[0].image, batched[1].image) < 0.5
 
 
@@ -124,6 +130,133 @@ def test_class_tiles_and_search(model, make_atlas):
         atlas.class_page("fish", 5, per_page=2)
     with pytest.raises(ValueError, match="No class name contains 'zzz'"):
         atlas.class_page("zzz")
+
+
+# ----------------------------------------------------------------------------- sigmoid, ReLU warm-up
+
+
+def test_the_sigmoid_parametrisation_is_exact():
+    # pixels = 255·σ(u / SIGMOID_SCALE), u the linear Fourier image of parameters p: the
+    # engine's parameter gradient is the true one, and an update lands exactly on p + update.
+    sigmoid = param_module.parametrization("fourier_sigmoid")
+    rng = np.random.default_rng(0)
+    parameters = tf.constant(rng.normal(0, 20, (2, 3, 16, 9, 2)), tf.float32)
+
+    def pixels_of(p):
+        u = param_module.fourier_to_pixels_linear(p, 16, 16)
+        return 255.0 * tf.sigmoid(u / param_module.SIGMOID_SCALE)
+
+    pixels = pixels_of(parameters)
+    weights = tf.constant(rng.normal(0, 1, (2, 16, 16, 3)), tf.float32)
+    with tf.GradientTape() as tape:
+        tape.watch(parameters)
+        value = tf.reduce_sum(weights * pixels_of(parameters))
+    true = tape.gradient(value, parameters)
+    # The half spectrum's imaginary parts at the DC and Nyquist bins do not reach the
+    # pixels; compare through the pixels the gradients move.
+    ours = sigmoid.to_parameters_gradient(pixels, weights)
+    assert np.allclose(param_module.fourier_to_pixels_linear(ours, 16, 16),
+                       param_module.fourier_to_pixels_linear(true, 16, 16), atol=1e-3)
+    update = tf.constant(rng.normal(0, 5, parameters.shape), tf.float32)
+    moved = pixels + sigmoid.to_pixels_linear(pixels, update)
+    assert np.allclose(moved, pixels_of(parameters + update), atol=1e-2)
+    assert np.abs(sigmoid.to_pixels_linear(pixels, tf.zeros_like(update))).max() < 1e-2
+
+
+def test_the_sigmoid_keeps_pixels_inside_and_raises_the_channel(model):
+    # Steps of 40 px for 16 steps: the clip drives pixels to 0 and 255, the sigmoid only
+    # towards them; either way the channels rise.
+    engine = dream.engine_for(model)
+    channels = [0, 1, 2, 3]
+    settings = replace(FAST, step_size=40.0, relu_warmup=0)
+    objective = objectives.channels(model.pre_relu_of(LAYER), channels)
+    start = atlas_module.start_images(channels, settings)
+    squashed = engine.run(objective, start, settings.schedule())
+    clipped = engine.run(objective, start, replace(settings, sigmoid=False).schedule())
+    assert clipped.min() == 0.0 or clipped.max() == 255.0
+    assert 0.0 < squashed.min() and squashed.max() < 255.0
+    assert squashed.std() > start.std() + 10  # it did move (a contrast, not the noise)
+    tensor = model.pre_relu_of(LAYER)
+    means = model.features([tensor], "float32")(tf.constant(np.concatenate([start, squashed])))
+    means = means[tensor].numpy().mean(axis=(1, 2))
+    before, after = means[np.arange(4), channels], means[4 + np.arange(4), channels]
+    assert (after > before + 5).all(), (before, after)
+
+
+def test_the_redirected_relu_gradient_follows_lucid():
+    # Element 0: the ordinary gradient passes somewhere, so it is used as is. Element 1:
+    # nothing passes, so the incoming gradient is redirected, except where it would push
+    # a negative input further down (the engine ascends: a negative gradient).
+    features = np.float32([[-1.0, 2.0, -3.0], [-1.0, -2.0, -3.0]])
+    incoming = np.float32([[1.0, 1.0, -1.0], [1.0, -1.0, 2.0]])
+    for dtype in (tf.float32, tf.bfloat16):
+        result = redirected_relu_gradient(tf.constant(features, dtype), tf.constant(incoming, dtype))
+        assert result.dtype == dtype
+        assert np.array_equal(tf.cast(result, tf.float32).numpy(), [[0.0, 1.0, 0.0], [1.0, 0.0, 2.0]])
+
+
+def _dead_channels(model) -> list[int]:
+    """mixed4c channels that are ≤ 0 everywhere on their own starting noise (post-ReLU 0)."""
+    count = model.layer(LAYER).channels
+    images = atlas_module.start_images(range(count), FAST)
+    activations = model.features([LAYER], "float32")(tf.constant(images))[LAYER].numpy()
+    return [c for c in range(count) if activations[c, ..., c].max() <= 0]
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_warm_up_gradient_reaches_a_dead_channel(model, precision):
+    channel = _dead_channels(model)[0]
+    pixels = tf.constant(atlas_module.start_images([channel], FAST))
+
+    def gradient(features):
+        with tf.GradientTape() as tape:
+            tape.watch(pixels)
+            value = tf.reduce_mean(features(pixels)[LAYER][..., channel])
+        return tape.gradient(value, pixels).numpy()
+
+    ordinary = model.features([LAYER], precision)
+    redirected = model.features([LAYER], precision, REDIRECTED_RELU)
+    assert redirected is not ordinary and model.features([LAYER], precision, ()) is ordinary
+    assert np.abs(gradient(ordinary)).max() == 0.0  # the ReLU blocks it everywhere
+    assert np.abs(gradient(redirected)).mean() > 1e-6
+    # Where the ReLU passes, the redirected gradient is the ordinary one.
+    live = tf.constant(atlas_module.start_images([0], FAST))
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(live)
+        values = [tf.reduce_sum(f(live)[LAYER]) for f in (ordinary, redirected)]
+    first, second = (tape.gradient(value, live).numpy() for value in values)
+    assert np.abs(first - second).max() <= 1e-4 * np.abs(first).max()
+
+
+def test_the_warm_up_moves_dead_channels_then_hands_over(model, make_atlas, monkeypatch):
+    # Channels off everywhere on their noise, rendered on the post-ReLU layer: without the
+    # warm-up some get no gradient at all and stay their noise; with it every one of
+    # those moves. The first 16 steps run with the redirected gradient, the rest with the
+    # ordinary one, as one Adam optimisation (the same moments).
+    dead = _dead_channels(model)[:4]
+    settings = replace(FAST, steps=24, pre_relu=False)
+    start = atlas_module.start_images(dead, settings)
+    calls = []
+    engine = dream.engine_for(model)  # the engine every atlas of this model uses
+    run = engine.run
+
+    def recording(objective, image, schedule, **options):
+        calls.append((options["step_offset"], schedule.steps, schedule.gradient_overrides,
+                      id(options["optimizer_state"])))
+        return run(objective, image, schedule, **options)
+
+    monkeypatch.setattr(engine, "run", recording)
+    plain = make_atlas(replace(settings, relu_warmup=0), cache=False).render_batch(LAYER, dead)
+    warmed = make_atlas(settings, cache=False).render_batch(LAYER, dead)
+    assert [call[:3] for call in calls] == [(0, 24, ()), (0, 16, REDIRECTED_RELU), (16, 8, ())]
+    assert calls[1][3] == calls[2][3]
+
+    def change(tiles):
+        return np.abs(tiles.astype(float) - start).mean(axis=(1, 2, 3))
+
+    stuck = change(plain) < 0.5  # only the rounding to uint8
+    assert stuck.any(), change(plain)
+    assert (change(warmed)[stuck] > 5).all(), change(warmed)
 
 
 # ----------------------------------------------------------------------------- bad input, caps
@@ -214,7 +347,18 @@ def test_cache_layout_and_key(model, make_atlas, tmp_path):
     # Settings that change the pixels change the key; the batch size does not.
     assert replace(FAST, steps=17).key() != FAST.key()
     assert replace(FAST, pre_relu=False).key() != FAST.key()
+    assert replace(FAST, sigmoid=False).key() != FAST.key()
+    assert replace(FAST, relu_warmup=0).key() != FAST.key()
     assert replace(FAST, batch=1).key() == FAST.key()
+
+
+def test_tiles_cached_before_the_sigmoid_and_warm_up_are_stale():
+    # The keys these settings had before (RENDER_VERSION 1, no sigmoid, no warm-up): the
+    # new renders live in other folders, so no old tile is served as a new one.
+    assert AtlasSettings(steps=16, batch=4).key() != "b7162f98bb6a"
+    assert atlas_module.DEFAULT_SETTINGS.key() != "00317cc13d21"
+    assert replace(FAST, sigmoid=False, relu_warmup=0).key() != "b7162f98bb6a"
+    assert atlas_module.RENDER_VERSION >= 2
 
 
 def test_a_changed_model_file_invalidates_the_cache(tmp_path, model_width):
@@ -378,3 +522,14 @@ def test_an_unwritable_cache_still_serves_tiles(make_atlas, tmp_path):
     tiles = list(atlas.tiles(LAYER, [0, 1]))
     assert [t.index for t in tiles] == [0, 1] and atlas.stats.rendered == 2
     assert atlas.cached(LAYER, 0) is None
+
+
+def test_operator_sets_the_atlas_steps_and_a_bad_value_is_named(monkeypatch):
+    monkeypatch.setenv("DREAM_ATLAS_STEPS", "200")
+    settings = atlas_module._settings_from_environment()
+    assert settings.steps == 200 and settings.key() != AtlasSettings().key()
+    monkeypatch.setenv("DREAM_ATLAS_STEPS", "many")
+    with pytest.raises(ValueError, match="DREAM_ATLAS_STEPS must be a whole number"):
+        atlas_module._settings_from_environment()
+    monkeypatch.delenv("DREAM_ATLAS_STEPS")
+    assert atlas_module._settings_from_environment().steps == AtlasSettings().steps == 384

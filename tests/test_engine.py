@@ -558,3 +558,25 @@ def test_a_model_and_its_engine_are_freed_together(model_dir):
     del model
     gc.collect()
     assert alive() is None
+
+
+def test_exact_forces_float32_and_auto_follows_the_machine(model_dir, picture):
+    # A model whose fastest precision is bfloat16 (a CPU with bfloat16 units) and one whose
+    # is float32: "auto" techniques follow the model, "exact" is float32 on both.
+    from dream.endpoints import ENDPOINTS, schedule_from
+    from dream.presets import BASE_SCHEDULES
+
+    half = dream.load_model(model_dir, precision="bfloat16")
+    exact = dream.load_model(model_dir, precision="float32")
+    for technique, base in BASE_SCHEDULES.items():
+        assert schedule_from(technique, {"exact": True}).precision == "float32"
+        assert schedule_from(technique, {"exact": False}).precision == base.precision
+        assert dream.engine_for(exact).precision_of(schedule_from(technique, {})) == "float32"
+    endpoint = ENDPOINTS["deep_dream"]
+    values = {**endpoint.defaults(), "image": picture, "frames": 1, "steps": 1, "octaves": 1,
+              "max_side": 64}
+    for flag, model, expected in ((True, half, "float32"), (False, exact, "float32"),
+                                  (False, half, dream.engine_for(half).precision_of(
+                                      BASE_SCHEDULES["deep_dream"]))):
+        result = endpoint.prepare(model, {**values, "exact": flag}).run(lambda progress: None)
+        assert result.settings["precision"] == expected

@@ -636,3 +636,18 @@ def test_block_pre_relu_taps_are_listed_after_their_block(model):
     assert model.pre_relu_of("mixed4c_3x3") == "mixed4c_3x3_pre_relu"
     assert model.pre_relu_of("mixed4c_pool") is None  # a max-pool has no ReLU
     assert model.pre_relu_of("conv2d0_pre_relu") == "conv2d0_pre_relu"
+
+
+def test_bfloat16_is_the_default_only_on_cpus_with_bfloat16_units(monkeypatch):
+    monkeypatch.delenv("DREAM_PRECISION", raising=False)
+    no_gpu = lambda kind=None: []  # noqa: E731
+    monkeypatch.setattr(model_module.tf.config, "list_physical_devices", no_gpu)
+    monkeypatch.setattr(model_module, "_cpu_flags", lambda: {"avx", "avx2", "fma", "avx512f"})
+    assert model_module.default_precision() == "float32"  # AVX2/AVX-512 only: emulated, slower
+    for flag in ("avx512_bf16", "amx_bf16"):
+        monkeypatch.setattr(model_module, "_cpu_flags", lambda flag=flag: {"avx2", flag})
+        assert model_module.default_precision() == "bfloat16"
+    # A GPU keeps float32 (bfloat16 has not been measured on one).
+    monkeypatch.setattr(model_module.tf.config, "list_physical_devices",
+                        lambda kind=None: ["/physical_device:GPU:0"] if kind == "GPU" else [])
+    assert model_module.default_precision() == "float32"

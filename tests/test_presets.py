@@ -88,9 +88,10 @@ def test_tab_defaults_follow_the_references():
     assert guided["smoothness_norm"] == "cadl"
     style = technique_defaults("style_transfer")
     assert (style["parametrization"], style["transforms"], style["optimizer"]) == ("fourier", "lucid", "adam")
-    for technique in TECHNIQUES:
-        # bfloat16's input gradient agreed with float32's at cosine < 0.98 for every technique.
-        assert technique_defaults(technique)["precision"] == "float32"
+    # bfloat16 ("auto" on CPUs with bfloat16 units) where its picture stayed within a
+    # half-pixel nudge's difference and ran faster (benchmarks/precision.py).
+    assert {technique: technique_defaults(technique)["precision"] for technique in TECHNIQUES} == {
+        "deep_dream": "float32", "fractal_zoom": "auto", "guided": "auto", "style_transfer": "float32"}
 
 
 def test_preset_descriptions_say_what_differs_from_the_seed():

@@ -241,7 +241,7 @@ def preset_picker(prefix: str, technique: str) -> tuple[gr.Dropdown, gr.Markdown
 def schedule_controls(prefix: str, values: dict[str, Any], names: tuple[str, ...]) -> dict:
     """The Advanced accordion's optimisation and GIF widgets (those of `names` it has)."""
     rows = (("step_size", "octaves", "octave_scale"), ("tile_size", "jitter", "laplacian_levels"),
-            ("seed", "frame_duration_ms", "hold_last_ms", "pingpong"))
+            ("seed", "frame_duration_ms", "hold_last_ms", "pingpong"), ("exact",))
     controls = {}
     for row in rows:
         with gr.Row():

@@ -6,20 +6,27 @@ same network (Olah et al., "Feature Visualization", Distill 2017; Lucid's
 
 1. **From noise**: every tile starts from faint 1/f ("cloudy") noise around ImageNet's
    mean colour, seeded by the tile's channel, so a tile never depends on its page.
-2. **Decorrelated Fourier parametrisation**: the optimiser moves the coefficients of a
-   1/f-scaled Fourier basis in decorrelated colour (Lucid's `param.image(128, fft=True,
-   decorrelate=True)`; `dream.param`), with Adam (Lucid's `render_vis` optimiser).
+2. **Decorrelated Fourier parametrisation, squashed by a sigmoid**: the optimiser moves
+   the coefficients of a 1/f-scaled Fourier basis in decorrelated colour, and the pixels
+   are 255·σ of that image (Lucid's `param.image(128, fft=True, decorrelate=True)`, whose
+   `to_valid_rgb` squashes with a sigmoid; `dream.param`, "fourier_sigmoid"), with Adam
+   (Lucid's `render_vis` optimiser).
 3. **Random transforms**: each step the network sees the tile padded, jittered, scaled
    and rotated at random (Lucid's `transform.standard_transforms`; `dream.transforms`).
-4. **Several channels in one batch**: a page's tiles are optimised together, element i
+4. **Redirected-ReLU warm-up**: for the first 16 steps the network's ReLUs pass the
+   gradient of their input to a tile whose ordinary ReLU gradient is zero everywhere
+   (Lucid's `render_vis(relu_gradient_override=True)`; `dream.atlas.redirected_relu`), so
+   a channel that is off on the noise does not stay the noise; then the ordinary gradient.
+5. **Several channels in one batch**: a page's tiles are optimised together, element i
    of the batch maximising channel i of the page (Lucid's `channel(layer, n, batch=i)`
    summed over i; `dream.objectives.channels`). The engine normalises the step per
    element and every element starts from its own noise, so a tile does not depend on its
-   batch companions. It is bit for bit the same alone or in a batch on the small test
-   graph; at full width a batch of another size makes oneDNN round differently (2e-4 px
-   after one step), and optimisation from noise amplifies that as it would any tiny
-   change: after 96 steps the same picture with local differences (see `AtlasSettings`).
-5. **A disk cache** shared by all users and kept across restarts:
+   batch companions (the warm-up too judges each element on its own). On the small test
+   graph most tiles are bit for bit the same alone or in a batch; a batch of another size
+   can make oneDNN and the sigmoid round differently (2e-4 px after one step at full
+   width), and optimisation from noise amplifies that as it would any tiny change: the
+   same picture with local differences (see `AtlasSettings`).
+6. **A disk cache** shared by all users and kept across restarts:
    `<cache root>/atlas/<model hash>/<layer>/<settings hash>/<channel>.png`, the model hash
    being the SHA-256 of the graph file's bytes (computed once per loaded model), so a
    changed model file invalidates every tile; least recently used tiles go first when the
@@ -50,7 +57,7 @@ import sys
 import threading
 import time
 import weakref
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -60,14 +67,16 @@ from PIL import Image
 
 from dream import objectives
 from dream import param as param_module
-from dream.engine import ProgressTracker, Schedule, engine_for, to_uint8
+from dream.atlas.redirected_relu import REDIRECTED_RELU
+from dream.engine import OptimizerState, ProgressTracker, Schedule, engine_for, to_uint8
 from dream.images import load_rgb, fit_to_limits
 from dream.limits import LimitError, Limits
 from dream.model import CLASS_LOGITS, InceptionModel, _cache_root
 
 # Bump when the rendering changes in a way `AtlasSettings` does not capture (a new
-# transform, a new start image): every cached tile is then stale.
-RENDER_VERSION = 1
+# transform, a new start image): every cached tile is then stale. 2: the sigmoid and the
+# redirected-ReLU warm-up (also new settings) and 384 steps.
+RENDER_VERSION = 2
 # The most tiles one request may ask for (a page); the command line precomputes more.
 MAX_TILES_PER_REQUEST = 48
 DEFAULT_PER_PAGE = 24
@@ -95,21 +104,34 @@ class AtlasSettings:
     `batch` changes the speed, and the pixels only as rounding does: on the width-1.0
     graph a tile rendered in a batch of 8 and alone correlate at 0.58–0.88 (0.0–0.2 with
     another channel's tile) and reach the same channel activation within 3 % — as
-    different as two renders whose start noise differs by 0.001 px. Any batch size is a
-    render of these settings, so the cache does not tell them apart.
+    different as two renders whose start noise differs by 0.001 px (measured with the
+    clip, before the sigmoid; on the small test graph the sigmoid's batch differences are
+    likewise smaller than a 0.001 px change of the start noise makes). Any batch size is
+    a render of these settings, so the cache does not tell them apart.
     """
 
     size: int = 128          # Lucid's `param.image(128)`; Microscope's tiles are this scale
-    # Adam steps. On the width-1.0 graph (`benchmarks/bench_atlas.py --study`) a tile is
-    # already its channel's maximum among the page's tiles after 16 steps; its motif is
-    # settled by ~96 and later steps mostly deepen its contrast. After 128 steps the
-    # channel is at 0.68 of where 512 steps at Lucid's rate take it (96: 0.64, 192: 0.81);
-    # a page of 24 then takes ~40 s on 2 free cores (~80 s when they are shared).
-    steps: int = 128
-    # Adam's step in RMS pixels (0..255). Lucid's lr 0.05 on its Fourier coefficients moves
-    # a 128 px image by ~4 px RMS per step; 8 px gets further in the first ~200 steps.
+    # Adam steps; Lucid's `render_vis` takes 512. On the width-1.0 graph with the sigmoid and
+    # the warm-up (`benchmarks/bench_atlas.py --study-only`, 8 channels of mixed4c), a
+    # channel reaches, of where 512 steps at Lucid's rate (4 px) take it: 0.64 after 128
+    # steps, 0.85 after 256, 0.87 after 320, 0.97 after 384 and 0.98 after 512 (`--study-sizes
+    # 8 --study-checkpoints 128,256,320,384,448,512`: 8 px's own 512 = 1.00, 384 = 0.99).
+    # 384 is the fewest measured that reach 0.9; its motif is settled well before. A page
+    # of 24 costs 3× the 128-step page (~40 s on 2 free cores): ~120 s, ~4 min when the
+    # cores are shared (512 steps: ~160 s); the disk cache serves it once rendered.
+    steps: int = 384
+    # Adam's step in RMS pixels (0..255; at mid-grey, under the sigmoid). Lucid's lr 0.05 on
+    # its Fourier coefficients moves a 128 px image by ~3.6 px RMS per step at mid-grey. With
+    # the clip 8 px got further in the first ~200 steps; with the sigmoid 4 and 8 px follow
+    # the same curve within 0.02 at every checkpoint (the study above), so 8 px stays.
     step_size: float = 8.0
     noise: float = 8.0       # RMS pixels of the starting 1/f noise
+    # Pixels = 255·σ(Fourier image), as Lucid's `param.image` (`dream.param`,
+    # "fourier_sigmoid"); False: the Fourier image clipped to 0..255 after each step.
+    sigmoid: bool = True
+    # Steps with Lucid's redirected ReLU gradient before the ordinary one
+    # (`dream.atlas.redirected_relu`; Lucid: 16); 0: none.
+    relu_warmup: int = 16
     seed: int = 0
     # Render a layer's channel on its pre-ReLU tensor, as Lucid and Microscope do (and as
     # the Deep Dream tab dreams on it): a channel that is off (≤ 0) on the noise still has
@@ -123,7 +145,8 @@ class AtlasSettings:
     def validated(self) -> "AtlasSettings":
         checks = (("size", self.size, 32, 512), ("steps", self.steps, 1, 4096),
                   ("step_size", self.step_size, 0.01, 100.0), ("noise", self.noise, 0.0, 128.0),
-                  ("batch", self.batch, 1, MAX_TILES_PER_REQUEST))
+                  ("batch", self.batch, 1, MAX_TILES_PER_REQUEST),
+                  ("relu_warmup", self.relu_warmup, 0, 4096))
         for name, value, low, high in checks:
             if not low <= value <= high:
                 raise ValueError(f"AtlasSettings.{name} must be between {low} and {high} (got {value}).")
@@ -133,8 +156,18 @@ class AtlasSettings:
         """The engine schedule of a tile: one octave, no roll (the transforms jitter)."""
         return Schedule(steps=self.steps, step_size=self.step_size, octaves=1, jitter=0,
                         tile_size=max(512, self.size), optimizer="adam", seed=self.seed,
-                        parametrization="fourier", transforms="lucid", normalization="sum",
-                        tile_roll=False, precision=self.precision)
+                        parametrization="fourier_sigmoid" if self.sigmoid else "fourier",
+                        transforms="lucid", normalization="sum", tile_roll=False,
+                        precision=self.precision)
+
+    def phases(self) -> list[tuple[int, Schedule]]:
+        """(first step, schedule) of each part of a tile's optimisation: the warm-up's steps
+        with the redirected ReLU gradient, then the rest with the ordinary one."""
+        schedule = self.schedule()
+        warmup = min(self.relu_warmup, self.steps)
+        parts = [(0, replace(schedule, steps=warmup, gradient_overrides=REDIRECTED_RELU)),
+                 (warmup, replace(schedule, steps=self.steps - warmup))]
+        return [(start, part) for start, part in parts if part.steps > 0]
 
     def key(self) -> str:
         """A short hash of everything that changes the pixels (the cache folder's name)."""
@@ -144,7 +177,21 @@ class AtlasSettings:
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-DEFAULT_SETTINGS = AtlasSettings()
+def _settings_from_environment() -> AtlasSettings:
+    """The defaults, with `$DREAM_ATLAS_STEPS` when the operator set it: a page of 24 takes
+    ~2 minutes at 384 steps on two cores, and a busy server may rather have faster tiles
+    that are less converged (128: 0.64 of the way). The steps are in the cache key."""
+    text = os.environ.get("DREAM_ATLAS_STEPS", "").strip()
+    if not text:
+        return AtlasSettings()
+    try:
+        return AtlasSettings(steps=int(text)).validated()
+    except ValueError as error:
+        raise ValueError(f"DREAM_ATLAS_STEPS must be a whole number of steps from 1 to 4096 "
+                         f"(got {text!r}).") from error
+
+
+DEFAULT_SETTINGS = _settings_from_environment()
 
 
 @dataclass(frozen=True)
@@ -529,8 +576,13 @@ class Atlas:
             return report(update.step / settings.steps) if report is not None else False
 
         tracker = ProgressTracker(settings.steps, on_progress, render=lambda image: image)
-        images = self.engine.run(objective, start_images(batch, settings), settings.schedule(),
-                                 tracker=tracker, steps_per_call=8, limits=limits)
+        images = start_images(batch, settings)
+        state = OptimizerState()  # Adam's moments carry from the warm-up into the rest
+        for first_step, schedule in settings.phases():
+            images = self.engine.run(objective, images, schedule, tracker=tracker, steps_per_call=8,
+                                     step_offset=first_step, limits=limits, optimizer_state=state)
+            if tracker.stopped:
+                break
         if tracker.stopped:
             return None
         with self._stats_lock:
