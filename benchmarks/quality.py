@@ -144,7 +144,7 @@ BEFORE = {
                    smoothness_norm="l2", stretch_guide=True),
     "style_transfer": dict(_BEFORE_ENGINE, frames=6, steps=8, octaves=1, octave_scale=1.4, step_size=4.0,
                            jitter=4, laplacian_levels=0, optimizer="adam", keep_optimizer_state=False,
-                           tv_weight=10.0),
+                           tv_weight=10.0, tv_of_change=False),
 }
 
 
@@ -180,12 +180,14 @@ def run_style(model, content, style, values: dict, total_steps: int | None = Non
     grams = _blended_grams(model, content, style, None, 0.0, layers, False, dream.Limits(), [])
     tv_weight = values.get("tv_weight", defaults["tv_weight"])
     objective = style_objective(content_layer, grams, values.get("content_weight", 1.0),
-                                values.get("style_weight", 10.0), tv_weight)
+                                values.get("style_weight", 10.0), tv_weight,
+                                tv_of_change=values.get("tv_of_change", True))
     start = time.perf_counter()
     run = frames_module.run_frames(model, content.astype(np.float32), objective, schedule,
                                    values["frames"], limits=dream.Limits(),
                                    target_image=content.astype(np.float32),
-                                   keep_optimizer_state=values.get("keep_optimizer_state", True))
+                                   keep_optimizer_state=values.get("keep_optimizer_state", True),
+                                   start_image=content.astype(np.float32))
     seconds = time.perf_counter() - start
     return run.frames[-1], seconds, schedule.steps * values["frames"], grams, layers
 
