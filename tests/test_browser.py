@@ -405,6 +405,24 @@ def test_stop_shows_the_partial_result_then_the_next_run_and_the_gallery_work(pa
         "src", re.compile(re.escape(Path(png_src).name) + "$"))
 
 
+def test_exact_arithmetic_in_advanced_runs_in_float32(page, url):
+    # Guided runs in bfloat16 by default on a CPU with bfloat16 units ("auto"); the box in
+    # Advanced forces float32 on any machine, and the settings the page shows say so.
+    tab = TABS[2]
+    assert tab.technique == "guided"
+    prepared_tab(page, url, tab)
+    set_number(page, tab, "frames", 1)
+    set_number(page, tab, "steps", 1)
+    page.get_by_text("Advanced", exact=True).locator("visible=true").first.click()
+    page.locator(f"#{ids.element(tab.prefix, 'exact')}").get_by_role("checkbox").check()
+    page.locator(tab.id("run")).click()
+    wait_for_status(page, tab, "Finished:")
+    page.get_by_text("Settings used (the seed", exact=False).locator("visible=true").first.click()
+    expect(page.locator(tab.id("settings"))).to_contain_text('"precision"')
+    expect(page.locator(tab.id("settings"))).to_contain_text("float32")
+    shot(page, "guided-exact")
+
+
 # ----------------------------------------------------------------------------- errors
 
 

@@ -82,7 +82,7 @@ def widget(name: str, value: Any, prefix: str | None = None, **options: Any) -> 
     param = PARAMS[name]
     common = dict(label=param.label, info=param.help, value=value)
     part = {"max_side": "max-side", "frames": "frames", "steps": "steps", "objective": "objective",
-            "layer": "layer", "channel": "channel", "class_name": "class"}.get(name)
+            "layer": "layer", "channel": "channel", "class_name": "class", "exact": "exact"}.get(name)
     if prefix and part:
         common["elem_id"] = ids.element(prefix, part)
     low, high = options.pop("minimum", param.low), options.pop("maximum", param.high)

@@ -14,7 +14,7 @@ MODEL_RETRY = "model-retry"
 PARTS = (
     "run", "run-alternative", "stop", "status", "mode", "fast-status", "fast-retry", "image", "gif", "video", "files", "notes", "settings", "gallery",
     "preset", "preset-description", "examples", "input", "max-side", "frames", "steps",
-    "layer", "channel", "class", "objective",
+    "layer", "channel", "class", "objective", "exact",
     # second and third images of the guided and style tabs
     "guide", "style", "style2",
 )
