@@ -7,7 +7,8 @@ interpolation between two channels across the batch, and alignment of neighbouri
 elements. They are `Objective` values like the others and combine with `+`, `-`, `*`:
 
     channel("mixed4a", 97) + 100 * diversity("mixed4a")        # four different 97s
-    channel_interpolate("mixed4a", 476, "mixed4a", 460) + 0.1 * alignment("mixed4a")
+    channel_interpolate("mixed4a", 476, "mixed4a", 460)
+        + 0.1 * (alignment("mixed3b", decay_ratio=5) + alignment("mixed4a", decay_ratio=5))
 
 The engine ascends, as Lucid's `render_vis` maximises its objective. Signs follow Lucid's,
 except `diversity`, which is Lucid's value negated so that larger means more diverse
@@ -76,11 +77,13 @@ def neuron(layer: str, channel: int, x: Optional[int] = None, y: Optional[int] =
     the batch.
 
     The position is a parameter, so another position does not retrace; one past the map's
-    edge is clamped to the edge (the map's size is known only at run time). Explicit
-    positions count cells of the map being optimised: run with `octaves=1` and a
-    `tile_size` at least the image's side, or the position moves with the octave's size
-    and the tile. The engine's random roll (`jitter`) moves the image under the neuron by
-    up to `jitter` pixels each step, as Lucid's jitter transform does.
+    edge is clamped to the edge (the map's size is known only at run time). Positions
+    count cells of the map the network sees, i.e. of one tile of one octave: run with
+    `octaves=1` and a `tile_size` at least the image's side (several tiles each have their
+    own neuron, and the engine then rolls the image by up to a whole tile each step). The
+    random roll moves the image under the neuron by up to `jitter` pixels each step, as
+    Lucid's jitter transforms do (≤ 12 px in all); Deep Dream's default 32 px blurs a
+    neuron's picture, so use a small jitter.
     """
 
     def fn(acts, target_acts, params):
@@ -262,8 +265,9 @@ def alignment(layer: str, decay_ratio: float = 2.0) -> Objective:
 
     −Σ_{d=1..4} Σ_i mean((a_i − a_{i+d})²) / decay_ratio^d over the elements' activations
     a at `layer`: a penalty, so it is ≤ 0 and added with a positive weight, as in Lucid's
-    notebook: `channel_interpolate(…) + 1e-1 * alignment("mixed4a")`. Used with an
-    interpolation it draws analogous objects at the same place in every element.
+    aligned-interpolation notebook: `channel_interpolate(…) + 1e-1 * (alignment("mixed3b",
+    decay_ratio=5) + alignment("mixed4a", decay_ratio=5))`. Used with an interpolation it
+    draws analogous objects at the same place in every element.
     `decay_ratio` is a parameter (no retrace).
     """
     if not decay_ratio > 0:

@@ -56,11 +56,13 @@ def photo_uri(picture_factory) -> str:
 def test_the_tools_are_the_techniques_and_say_what_they_return(app_url):
     listed = mcp(app_url, lambda session: session.list_tools()).tools
     names = {tool.name for tool in listed}
-    assert names == {*ENDPOINTS, "atlas_page", "rank_channels"}  # no stop tools
+    assert names == {*ENDPOINTS, "atlas_page", "rank_channels", "channel_views",
+                     "channel_interpolation"}  # no stop tools
     for tool in listed:
         assert "Returns" in tool.description and "on two CPU cores" in tool.description, tool.name
         assert "upload_file_to_gradio" not in tool.description
-        if tool.name != "atlas_page":  # every other tool takes an image or a clip
+        if tool.name not in ("atlas_page", "channel_views", "channel_interpolation"):
+            # every other tool takes an image or a clip
             assert "data URI" in tool.description, tool.name
     seed = next(tool for tool in listed if tool.name == "deep_dream").inputSchema["properties"]["seed"]
     assert {"type": "null"} in seed["anyOf"]  # optional values may be null
@@ -125,6 +127,17 @@ def test_no_tool_reads_a_server_file(app_url, photo_uri, tool, slot):
 def test_bad_values_are_named_for_agents_too(app_url, photo_uri):
     result = call(app_url, "deep_dream", {"image": photo_uri, **SMALL, "steps": 400})
     assert result.isError and "steps must be between 1 and 50 (got 400)" in texts(result)[0]
+
+
+def test_channel_views_answer_agents_with_six_links(app_url):
+    result = call(app_url, "channel_views", {"layer": "mixed3a", "channel": 6})
+    assert not result.isError, texts(result)
+    links = [item for item in result.content if item.type == "resource_link"]
+    assert len(links) == 6 and {link.mimeType for link in links} == {"image/png"}
+    assert links[1].title == "inhibits it most"
+    assert "mixed3a, channel 6" in texts(result)[-1]
+    result = call(app_url, "channel_views", {"layer": "mixed3a", "channel": 100_000})
+    assert result.isError and "channel must be between 0 and" in texts(result)[0]
 
 
 def test_the_atlas_answers_agents_with_tile_links(app_url):

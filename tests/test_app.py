@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer", "dream_video",
               "fast_style_transfer")
 IMAGE_TECHNIQUES = TECHNIQUES[:4]
+ATLAS_TOOLS = ("atlas_page", "rank_channels", "channel_views", "channel_interpolation")
 
 
 def deep_dream_args(image, **overrides) -> dict:
@@ -571,15 +572,14 @@ def test_events_have_api_names_and_share_one_dream_slot(app_holder):
     assert {fn.show_progress for fn in dreams} == {"hidden"}  # no overlay on the preview
     assert demo._queue.max_size == app.QUEUE_MAX_SIZE
     public = [fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"]
-    assert sorted(public) == sorted([*TECHNIQUES, *(f"stop_{t}" for t in TECHNIQUES),
-                                     "atlas_page", "rank_channels"])
+    assert sorted(public) == sorted([*TECHNIQUES, *(f"stop_{t}" for t in TECHNIQUES), *ATLAS_TOOLS])
     assert all(fn.api_name for fn in demo.fns.values() if fn.api_visibility != "private")
 
 
 def test_api_page_describes_every_parameter(client):
     info = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert set(info) == {*(f"/{t}" for t in TECHNIQUES), *(f"/stop_{t}" for t in TECHNIQUES),
-                         "/atlas_page", "/rank_channels"}
+                         *(f"/{name}" for name in ATLAS_TOOLS)}
     for technique in TECHNIQUES:
         endpoint = ENDPOINTS[technique]
         parameters = info[f"/{technique}"]["parameters"]
@@ -600,7 +600,7 @@ def test_mcp_serves_each_technique_as_a_described_tool(app_url):
         tools = {tool["name"]: tool for tool in json.load(response)
                  if tool["meta"]["mcp_type"] == "tool"}
     # The techniques and the atlas; the stop endpoints are not tools (a call waits for its run).
-    assert set(tools) == {*TECHNIQUES, "atlas_page", "rank_channels"}
+    assert set(tools) == {*TECHNIQUES, *ATLAS_TOOLS}
     for technique in TECHNIQUES:
         assert tools[technique]["description"].startswith(ENDPOINTS[technique].description[:40])
         max_side = tools[technique]["inputSchema"]["properties"]["max_side"]
@@ -847,6 +847,27 @@ def test_atlas_page_through_the_api_is_cached_the_second_time(client, app_holder
         client.predict("channels", "mixed3a", 99, "", api_name="/atlas_page")
     with pytest.raises(AppError, match="No class name contains 'jelyfsh'.*jellyfish"):
         client.predict("classes", "mixed3b", 1, "jelyfsh", api_name="/atlas_page")
+
+
+def test_channel_views_and_interpolation_through_the_api(client, app_holder):
+    from dream import atlas
+
+    stats = atlas.atlas_for(app_holder.model).stats
+    items = client.predict("mixed3a", 4, api_name="/channel_views")
+    assert [item["caption"] for item in items][:2] == ["excites it most", "inhibits it most"]
+    assert len(items) == 6 and all(item["image"] for item in items)
+    rendered, seconds = stats.rendered, stats.render_seconds
+    again = client.predict("mixed3a", 4, api_name="/channel_views")
+    assert len(again) == 6 and stats.rendered == rendered and stats.render_seconds == seconds
+    with pytest.raises(AppError, match=r"channel must be between 0 and \d+ for mixed3a"):
+        client.predict("mixed3a", 5000, api_name="/channel_views")
+    with pytest.raises(AppError, match=r"channel must be a whole number"):
+        client.predict("mixed3a", "four", api_name="/channel_views")
+    video = client.predict("mixed3a", 1, 2, api_name="/channel_interpolation")
+    path = video["video"] if isinstance(video, dict) else video
+    assert iio.imread(path, plugin="pyav").shape[0] == 2 * 8 - 2  # forward and back
+    with pytest.raises(AppError, match=r"other must be between 0 and \d+ for mixed3a"):
+        client.predict("mixed3a", 1, 9999, api_name="/channel_interpolation")
 
 
 def test_rank_channels_through_the_api(client, small_photo):

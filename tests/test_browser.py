@@ -627,6 +627,32 @@ def test_atlas_fills_a_page_live_caches_it_and_hands_a_tile_to_deep_dream(page, 
     shot(page, "atlas-dreamed")
 
 
+def test_atlas_shows_a_channels_views_and_morphs_it_into_another(page, url):
+    """Click a tile: its channel fills the views section; its views (excites, inhibits, four
+    diverse) appear; an interpolation to another channel plays as a looping video."""
+    open_page(page, url)
+    page.locator(f"#{ids.TABS['atlas']}-button").click()
+    page.locator(f"{ATLAS}-layer input").fill("mixed3a")
+    page.keyboard.press("Enter")
+    page.locator(f"{ATLAS}-run").click()
+    expect(page.locator(f"{ATLAS}-status")).to_contain_text("tiles in", timeout=RUN_TIMEOUT)
+    page.locator(f"{ATLAS}-gallery button.thumbnail-item").nth(5).click()
+    expect(page.locator(f"{ATLAS}-views-channel input")).to_have_value("5")
+    page.locator(f"{ATLAS}-views-run").click()
+    views_status = page.locator(f"{ATLAS}-views-status")
+    expect(views_status).to_contain_text("mixed3a, channel 5: what excites it most",
+                                         timeout=RUN_TIMEOUT)
+    expect(page.locator(f"{ATLAS}-views-gallery button.thumbnail-item")).to_have_count(6)
+    expect(page.locator(f"{ATLAS}-views-gallery")).to_contain_text("inhibits it most")
+    page.locator(f"{ATLAS}-views-other input").fill("9")
+    page.locator(f"{ATLAS}-views-morph").click()
+    expect(views_status).to_contain_text("channel 5 → 9: 8 pictures", timeout=RUN_TIMEOUT)
+    expect(page.locator(f"{ATLAS}-views-video video")).to_have_attribute(
+        "src", re.compile(r"mixed3a-5-to-9\.mp4$"))
+    page.locator(f"{ATLAS}-views-gallery").scroll_into_view_if_needed()
+    shot(page, "atlas-views")
+
+
 def test_atlas_finds_what_fires_on_a_photo_and_searches_classes(page, url):
     open_page(page, url)
     page.locator(f"#{ids.TABS['atlas']}-button").click()

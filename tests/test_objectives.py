@@ -68,9 +68,13 @@ def test_weighted_terms_and_normalisation_groups(model):
 # checked against Lucid's formulas (lucid/optvis/objectives.py, written out with loops
 # here as Lucid writes them) and shown to do what they are for on the stand-in model.
 
-# Three steps with no roll: a position objective would otherwise chase a neuron that the
-# jitter moves under it (on this small stand-in even a few pixels change the features a lot).
-THREE_STEPS = dream.Schedule(steps=3, octaves=1, jitter=0)
+# Three small steps with no roll. No roll: a position objective would otherwise chase a
+# neuron that the jitter moves under it. Small steps: the stand-in's random features change
+# fast with the pixels, so a step of the default 1.5 px overshoots the best value along the
+# gradient of some objectives (a direction's best step there is ~0.3 px; alignment and
+# diversity, whose optimum is near, overshoot from 0.25 px), and the test would measure
+# the overshoot instead of the gradient's sign. At 0.1 px all pass both ways with margin.
+THREE_STEPS = dream.Schedule(steps=3, octaves=1, jitter=0, step_size=0.1)
 
 
 def _params(objective):
@@ -174,7 +178,8 @@ def test_lucid_objectives_refuse_bad_arguments(engine):
 def _single_image_objectives(model):
     rng = np.random.default_rng(1)
     channels = model.layer("mixed4a").channels
-    return [lucid.neuron("mixed4a", 3), lucid.neuron("mixed3a", 19, x=6, y=10),
+    return [lucid.neuron("mixed4a", 37),  # active at the centre of the picture
+            lucid.neuron("mixed3a", 19, x=6, y=10),
             lucid.direction("mixed4a", rng.normal(size=channels)),
             lucid.direction_neuron("mixed4a", rng.normal(size=channels)),
             lucid.direction_cossim("mixed4a", rng.normal(size=channels))]
@@ -198,21 +203,15 @@ def _noise_batch(count: int, size: int, seed: int) -> np.ndarray:
 
 def test_lucid_batch_objectives_rise_and_a_negative_weight_makes_them_fall(model, engine):
     batch = _noise_batch(4, 64, seed=0)
-    # Alignment's best value is 0 (all elements alike): a step of the engine's fixed size
-    # overshoots it on this stand-in, whose features change fast with the pixels, so its
-    # steps are small (diversity and the interpolation rise at any step size).
-    small_steps = dream.Schedule(steps=3, octaves=1, jitter=0, step_size=0.05)
-    for objective, both_ways in ((lucid.diversity("mixed4a"), False),
-                                 (lucid.channel_interpolate("mixed4a", 3, "mixed4c", 5), True),
-                                 (lucid.alignment("mixed4a"), True)):
+    for objective in (lucid.diversity("mixed4a"),
+                      lucid.channel_interpolate("mixed4a", 3, "mixed4c", 5),
+                      lucid.alignment("mixed4a")):
         before = batch_value(model, objective, batch)
-        raised = batch_value(model, objective, engine.run(objective, batch, small_steps))
-        assert raised > before, objective
-        # Gram matrices of ReLU features are all-positive, so noise images are already
-        # near the largest similarity: diversity has no room to fall here.
-        if both_ways:
-            lowered = batch_value(model, objective, engine.run(-1.0 * objective, batch, small_steps))
-            assert lowered < before, objective
+        raised = batch_value(model, objective, engine.run(objective, batch, THREE_STEPS))
+        lowered = batch_value(model, objective, engine.run(-1.0 * objective, batch, THREE_STEPS))
+        # Measured: diversity −2.987 → −2.820 / −2.994; interpolation 12.9 → 26.9 / 2.8;
+        # alignment −25.2 → −15.8 / −301.
+        assert raised > before > lowered, (objective, before, raised, lowered)
 
 
 def test_diversity_pushes_a_batch_for_one_channel_apart(model, engine):

@@ -16,7 +16,7 @@ import dream
 from dream import atlas as atlas_module
 from dream.endpoints import PARAMS, Param, ParameterError
 
-from ui import agents, controls, ids, outputs
+from ui import agents, atlas_views, controls, ids, outputs
 from ui.messages import user_message
 from ui.studio import Studio, relay
 
@@ -254,6 +254,7 @@ def build(studio: Studio) -> None:
                                         elem_id=f"{PREFIX}-open")
                 dream_button = gr.Button("Dream my photo with this", variant="primary",
                                          interactive=False, elem_id=f"{PREFIX}-dream")
+            views_channel = atlas_views.build(studio, handlers.atlas, layer)
     entries = gr.State([])   # what each gallery item is: (kind, layer, index)
     chosen = gr.State(None)  # the selected entry
 
@@ -284,12 +285,15 @@ def build(studio: Studio) -> None:
     # --- choosing a tile, then dreaming with it
     def select(items: list, event: gr.SelectData):
         if not items or event is None or not 0 <= event.index < len(items):
-            return None, "Click a tile to choose it.", gr.Button(interactive=False), gr.Button(interactive=False)
+            return (None, "Click a tile to choose it.", gr.Button(interactive=False),
+                    gr.Button(interactive=False), gr.skip())
         entry = items[event.index]
-        return (entry, _selection_text(entry) + " — open it in Deep Dream, or dream your photo "
-                "with it at once.", gr.Button(interactive=True), gr.Button(interactive=True))
+        kind, _, index = entry
+        return (entry, _selection_text(entry) + " — open it in Deep Dream, dream your photo "
+                "with it at once, or see more views of it below.", gr.Button(interactive=True),
+                gr.Button(interactive=True), index if kind == "channel" else gr.skip())
 
-    gallery.select(select, entries, [chosen, selection, open_button, dream_button],
+    gallery.select(select, entries, [chosen, selection, open_button, dream_button, views_channel],
                    api_visibility="private", queue=False)
     _wire_hand_over(studio, chosen, photo, open_button, dream_button)
     studio.run_buttons += [(show, "inception"), (rank, "inception")]

@@ -563,12 +563,21 @@ class Atlas:
                      report: Callable[[float], bool | None] | None = None) -> np.ndarray | None:
         """The uint8 tiles [len(batch), side, side, 3] of `batch`: channels of `layer`, or
         classes for CLASS_LAYER. `report(fraction done)` returning True stops: None."""
-        settings = self.settings
         if layer == CLASS_LAYER:
             objective = objectives.class_logits(list(batch))
         else:
-            tensor = (self.model.pre_relu_of(layer) if settings.pre_relu else None) or layer
-            objective = objectives.channels(tensor, list(batch))
+            objective = objectives.channels(self.rendered_tensor(layer), list(batch))
+        return self.optimise(objective, start_images(batch, self.settings), report)
+
+    def rendered_tensor(self, layer: str) -> str:
+        """The tensor a channel of `layer` is rendered on (its pre-ReLU one by default)."""
+        return (self.model.pre_relu_of(layer) if self.settings.pre_relu else None) or layer
+
+    def optimise(self, objective: objectives.Objective, images: np.ndarray,
+                 report: Callable[[float], bool | None] | None = None) -> np.ndarray | None:
+        """`images` [B, side, side, 3] optimised for `objective` the way tiles are (the
+        settings' steps, sigmoid and warm-up): uint8, or None when `report` stopped it."""
+        settings = self.settings
         limits = Limits(max_steps=max(Limits().max_steps, settings.steps))
         started = time.perf_counter()
 
@@ -576,7 +585,6 @@ class Atlas:
             return report(update.step / settings.steps) if report is not None else False
 
         tracker = ProgressTracker(settings.steps, on_progress, render=lambda image: image)
-        images = start_images(batch, settings)
         state = OptimizerState()  # Adam's moments carry from the warm-up into the rest
         for first_step, schedule in settings.phases():
             images = self.engine.run(objective, images, schedule, tracker=tracker, steps_per_call=8,
