@@ -31,7 +31,7 @@ from starlette.middleware import Middleware  # noqa: E402
 from dream import atlas as atlas_module  # noqa: E402
 from dream.endpoints import DEFAULT_MAX_SIDE, SERVER_LIMITS  # noqa: E402
 from dream.pool import PoolSettings, PoolUnavailable  # noqa: E402
-from ui import agents, atlas, deep_dream, fractal_zoom, guide, guided, ids, outputs, style_transfer, uploads, video  # noqa: E402
+from ui import agents, atlas, deep_dream, fractal_zoom, guide, guided, ids, inside, outputs, style_transfer, uploads, video  # noqa: E402
 from ui.upload_quota import UploadQuota  # noqa: E402
 from ui.model_holder import ModelHolder, StyleModelHolder  # noqa: E402
 from ui.studio import Studio  # noqa: E402
@@ -48,6 +48,7 @@ TABS: tuple[tuple[str, str, Callable[[Studio], None]], ...] = (
     ("Style Transfer", "style_transfer", style_transfer.build),
     ("Video", "dream_video", video.build),
     ("Neuron Atlas", "atlas", atlas.build),  # after Deep Dream: it hands tiles over to it
+    ("Inside my photo", "inside", inside.build),
 )
 
 CSS = """
@@ -102,7 +103,8 @@ def build_app(holder: ModelHolder | None = None,
         with gr.Tabs() as tabs:
             studio.tabs = tabs
             for label, technique, build in TABS:
-                with gr.Tab(label, id=technique, elem_id=ids.TABS[technique]):
+                with gr.Tab(label, id=technique, elem_id=ids.TABS[technique]) as tab:
+                    studio.tab_objects[technique] = tab
                     build(studio)
             with gr.Tab("About", id="about", elem_id=ids.TABS["about"]):
                 guide.build_about(SERVER_LIMITS.max_side, SERVER_LIMITS.max_megapixel_steps)

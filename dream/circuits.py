@@ -26,12 +26,13 @@ rather than the Circuits overview's other choice, "weights replicated over the r
 their maxpooling": a max-pool passes one of its inputs unchanged, so its gradient sums to 1
 over the window, as the average pool's does; replication would sum to 9 and make a pooled
 branch look 9× stronger than the 1×1 branch beside it.
-Two more choices Captum leaves to its model, made here the same way: **biases are dropped**
-(they do not change a gradient, and without them the sub-graph is exactly linear, so a
-forward pass is its Jacobian-vector product), and **local response normalisation** (in the
-stem only, conv2d0 → conv2d1 and conv2d2 → mixed3a) is replaced by its derivative at zero
-activation, the gain `bias ** -beta` on every channel: the small-signal gain of
-`x · (bias + alpha · Σ x²) ** -beta`.
+Two ops Captum's linear model keeps are linearised here too: **biases are dropped** (they
+do not change a gradient, and without them the sub-graph is exactly linear, so a forward
+pass is its Jacobian-vector product), and **local response normalisation** (in the stem
+only: conv2d0 → conv2d1 and conv2d2 → mixed3a), whose gradient Captum takes at the
+activations of its all-zero input image, is replaced by its derivative at zero activation,
+the gain `bias ** -beta` on every channel (of `x · (bias + alpha · Σ x²) ** -beta`), so the
+weights depend on no input at all.
 
 **One signed number per pair of channels.** The Circuits articles rank a neuron's
 connections by the L2 norm of their weights ("the units it has the strongest (L2 norm)
@@ -41,15 +42,18 @@ sign of its sum (excitatory or inhibitory on the whole), and connections are sor
 magnitude: the Circuits ranking, with a sign the UI can colour.
 
 **Cost.** The inputs of c are one backward pass of the linear sub-graph (the gradient of
-the centre neuron of c), on a map three receptive fields wide. Its outputs are a forward
-pass of a one-hot input at c: the sub-graph is linear and translation-equivariant, so the
-response of every output channel at every position to one input neuron gives the whole
-column W[:, c], once per phase of the sub-graph's stride (1 or 4 forward passes). Each
-layer pair is imported once per model (kept in a small LRU, `MAX_PAIRS`), and each
-channel's strengths once per pair. Timings and memory on the full-size graph are in
-docs/ and the report of issue 19 (see `python -m dream.circuits --help`... not yet): on two
-busy cores the slowest pair (mixed4e → mixed5a) took ~1 s to import and ~0.1–0.3 s per
-channel and direction.
+the centre neuron of c), on a map three receptive fields wide (15 or 33 positions). Its
+outputs are a forward pass of a one-hot input at c: the sub-graph is linear and
+translation-equivariant, so the response of every output channel at every position to one
+input neuron gives the whole column W[:, c], once per phase of the sub-graph's stride (1
+or 4 forward passes in one batch). Each layer pair is imported once per model (an LRU of
+`MAX_PAIRS`), reading the kernels by reference (`dream.model.SharedWeights`), and each
+channel's strengths are computed once per pair. Measured on the full-size generated graph
+(width 1.0, float32) on 2 shared cores (load 4–5): importing a pair 0.02–0.2 s; a channel's
+inputs 1–13 ms, its outputs 2–80 ms (mixed4e → mixed5a, stride 2, the slowest); a whole
+`circuit` with both pairs imported ≤ 0.05 s, 0.1–0.2 ms when cached; all 11 adjacent pairs
+imported: +97 MB RSS (+495 MB with the kernels as constants). Every channel of mixed4b →
+mixed4c at once (`expanded_weights` without a channel, 512 backward passes): 2.3 s.
 
     prev, nxt = circuits.neighbours(model, "mixed4c")        # ("mixed4b", "mixed4d")
     found = circuits.circuit(model, "mixed4c", 97, top=8)
@@ -70,18 +74,19 @@ import numpy as np
 import tensorflow as tf
 
 from dream.graphdefs import make_const, make_node
+from dream.model import SharedWeights
 
 # How many linearised layer pairs a model keeps imported (least recently used dropped).
 # The circuits of every block layer need the 11 adjacent pairs; a few more leave room for
-# the indirect pairs a caller may ask `expanded_weights` for. One pair holds its part of
-# the weights twice (forward and backward function): at most ~2 × 7 MB (mixed4e → mixed5a).
+# the indirect pairs a caller may ask `expanded_weights` for. The pairs read one shared copy
+# of the kernels; the 11 adjacent pairs of the full-size graph, with that copy, added 97 MB.
 MAX_PAIRS = 16
 # `expanded_weights` for every channel of both layers at once refuses arrays above this;
 # ask for one channel instead (mixed4e → mixed5a would be 832 × 832 × 11 × 11 floats, 335 MB).
 MAX_FULL_BYTES = 256 * 2 ** 20
 # The backward passes of `expanded_weights` for many channels run in batches whose input
 # gradient stays below this.
-BATCH_BYTES = 64 * 2 ** 20
+BATCH_BYTES = 16 * 2 ** 20
 DEFAULT_TOP = 8
 
 # Ops that may sit between two layers, and what each becomes in the linear sub-graph.
@@ -165,22 +170,20 @@ def linearised_subgraph(graph_def, layer_from: str, layer_to: str):
     for name in (layer_from, layer_to):
         if name not in nodes:
             raise ValueError(f"The graph has no node {name!r}.")
-    needed, pending, reached = set(), [layer_to], False
+    needed, pending = set(), [layer_to]
     while pending:
         name = _source(pending.pop())
         if name in needed:
             continue
         needed.add(name)
-        if name == layer_from:
-            reached = True
-            continue
-        node = nodes[name]
-        if node.op == "Placeholder":
-            raise ValueError(f"{layer_to} is not computed from {layer_from} alone: it also "
-                             f"reads {name!r} by another path.")
-        pending.extend(inp for inp in node.input if not inp.startswith("^"))
-    if not reached:
+        if name != layer_from:
+            pending.extend(inp for inp in nodes[name].input if not inp.startswith("^"))
+    if layer_from not in needed:
         raise ValueError(f"{layer_to} does not depend on {layer_from}.")
+    other_inputs = sorted(name for name in needed if nodes[name].op == "Placeholder" and name != layer_from)
+    if other_inputs:
+        raise ValueError(f"{layer_to} is not computed from {layer_from} alone: it also reads "
+                         f"{', '.join(other_inputs)} by another path.")
 
     linear = tf.compat.v1.GraphDef()
     linear.versions.CopyFrom(graph_def.versions)
@@ -254,10 +257,16 @@ class LinearPair:
     such a map, the centre neuron of `layer_to` reads from (rows, columns).
     """
 
-    def __init__(self, graph_def, layer_from: str, layer_to: str, channels_from: int) -> None:
+    def __init__(self, graph_def, layer_from: str, layer_to: str, channels_from: int,
+                 weights: SharedWeights | None = None) -> None:
         self.layer_from, self.layer_to = layer_from, layer_to
         linear = linearised_subgraph(graph_def, layer_from, layer_to)
         self.field, self.stride = _field(linear, layer_from, layer_to)
+        if weights is not None:
+            # Read the kernels by reference: as constants, the forward and backward functions
+            # kept ~10 copies of them (graph, FunctionDef, optimised executable, …): +495 MB
+            # for the 11 adjacent pairs of the full-size graph.
+            linear = weights.rewrite(linear)
         self.side = 3 * self.field + (1 - self.field % 2)  # odd
         self.channels_from = channels_from
 
@@ -370,8 +379,20 @@ def signed_strength(kernels: np.ndarray) -> np.ndarray:
 
 
 _PAIRS: "weakref.WeakKeyDictionary[object, OrderedDict]" = weakref.WeakKeyDictionary()
+# Each model's convolution kernels, stored once for all its pairs (float32, as the original
+# graph has them; ~27 MB at full size).
+_WEIGHTS: "weakref.WeakKeyDictionary[object, SharedWeights]" = weakref.WeakKeyDictionary()
 _PAIRS_LOCK = threading.Lock()
 _BUILD_LOCK = threading.Lock()
+
+
+def _kernels_only(graph_def):
+    """The graph's convolution kernels (its Const nodes that a Conv2D reads as its filter)."""
+    nodes = {node.name: node for node in graph_def.node}
+    kernels = {_source(node.input[1]) for node in graph_def.node if node.op == "Conv2D"}
+    result = tf.compat.v1.GraphDef()
+    result.node.extend(nodes[name] for name in sorted(kernels) if nodes[name].op == "Const")
+    return result
 
 
 def linear_pair(model, layer_from: str, layer_to: str) -> LinearPair:
@@ -386,7 +407,10 @@ def linear_pair(model, layer_from: str, layer_to: str) -> LinearPair:
         with _PAIRS_LOCK:
             if key in pairs:
                 return pairs[key]
-        pair = LinearPair(model.graph_def, layer_from, layer_to, model.layer(layer_from).channels)
+        if model not in _WEIGHTS:
+            _WEIGHTS[model] = SharedWeights(_kernels_only(model.graph_def), "float32")
+        pair = LinearPair(model.graph_def, layer_from, layer_to, model.layer(layer_from).channels,
+                          _WEIGHTS[model])
         with _PAIRS_LOCK:
             pairs[key] = pair
             while len(pairs) > MAX_PAIRS:

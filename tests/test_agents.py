@@ -57,11 +57,12 @@ def test_the_tools_are_the_techniques_and_say_what_they_return(app_url):
     listed = mcp(app_url, lambda session: session.list_tools()).tools
     names = {tool.name for tool in listed}
     assert names == {*ENDPOINTS, "atlas_page", "rank_channels", "channel_views",
-                     "channel_interpolation"}  # no stop tools
+                     "channel_interpolation", "semantic_dictionary", "spatial_attribution",
+                     "neuron_groups", "caricature", "circuit"}  # no stop tools
     for tool in listed:
         assert "Returns" in tool.description and "on two CPU cores" in tool.description, tool.name
         assert "upload_file_to_gradio" not in tool.description
-        if tool.name not in ("atlas_page", "channel_views", "channel_interpolation"):
+        if tool.name not in ("atlas_page", "channel_views", "channel_interpolation", "circuit"):
             # every other tool takes an image or a clip
             assert "data URI" in tool.description, tool.name
     seed = next(tool for tool in listed if tool.name == "deep_dream").inputSchema["properties"]["seed"]

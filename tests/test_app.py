@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 TECHNIQUES = ("deep_dream", "fractal_zoom", "guided", "style_transfer", "dream_video",
               "fast_style_transfer")
 IMAGE_TECHNIQUES = TECHNIQUES[:4]
-ATLAS_TOOLS = ("atlas_page", "rank_channels", "channel_views", "channel_interpolation")
+ATLAS_TOOLS = ("atlas_page", "rank_channels", "channel_views", "channel_interpolation",
+               "semantic_dictionary", "spatial_attribution", "neuron_groups", "caricature", "circuit")
 
 
 def deep_dream_args(image, **overrides) -> dict:

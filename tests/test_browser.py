@@ -302,7 +302,7 @@ def in_viewport(page, selector: str) -> bool:
 def test_every_tab_of_the_page_is_tested_here():
     """A new technique tab needs its line in TABS (and so every test below); the atlas,
     which is not a technique panel, has tests of its own at the end of this file."""
-    assert [technique for _label, technique, _build in app.TABS] == [*TAB_IDS, "atlas"]
+    assert [technique for _label, technique, _build in app.TABS] == [*TAB_IDS, "atlas", "inside"]
 
 
 @pytest.mark.parametrize("tab", TABS, ids=TAB_IDS)
@@ -651,6 +651,59 @@ def test_atlas_shows_a_channels_views_and_morphs_it_into_another(page, url):
         "src", re.compile(r"mixed3a-5-to-9\.mp4$"))
     page.locator(f"{ATLAS}-views-gallery").scroll_into_view_if_needed()
     shot(page, "atlas-views")
+
+
+INSIDE = "#" + ids.INSIDE_PREFIX
+
+
+def test_inside_my_photo_grid_attribution_circuit_walk_and_dream(page, url):
+    """Open "Inside my photo" with an example: the grid and what fires at its most active
+    place, the attribution maps and the groups; a tile opens its circuit, an input walks on,
+    and "Dream my photo with this channel" dreams in the Deep Dream tab."""
+    open_page(page, url)
+    open_tab(page, DD)
+    set_number(page, DD, "max-side", 96)
+    set_number(page, DD, "frames", 1)
+    set_number(page, DD, "steps", 1)
+    page.locator(f"#{ids.TABS['inside']}-button").click()
+    page.locator(f"{INSIDE}-examples button.gallery-item").first.click()
+    expect(page.locator(f"{INSIDE}-photo img")).to_be_visible()
+    page.locator(f"{INSIDE}-layer input").fill("mixed4a")
+    page.keyboard.press("Enter")
+    page.locator(f"{INSIDE}-run").click()
+    status_line = page.locator(f"{INSIDE}-status")
+    expect(status_line).to_contain_text("the channels that fire most there", timeout=RUN_TIMEOUT)
+    expect(page.locator(f"{INSIDE}-grid img")).to_be_visible()
+    expect(page.locator(f"{INSIDE}-dictionary button.thumbnail-item")).to_have_count(4)
+    expect(page.locator(f"{INSIDE}-attribution button.thumbnail-item")).to_have_count(3, timeout=RUN_TIMEOUT)
+    expect(page.locator(f"{INSIDE}-groups-maps button.thumbnail-item")).to_have_count(6, timeout=RUN_TIMEOUT)
+    shot(page, "inside-look", full_page=True)
+
+    # Another place on the photo (its centre; the most active one was elsewhere): its own channels.
+    first_place = re.search(r"row \d+, column \d+", status_line.inner_text())[0]
+    page.locator(f"{INSIDE}-grid img").click()  # Playwright clicks the element's centre
+    expect(status_line).to_contain_text(re.compile(r"at row \d+, column \d+ of .*fire most there"),
+                                        timeout=RUN_TIMEOUT)
+    expect(status_line).not_to_contain_text(first_place, timeout=60_000)
+
+    page.locator(f"{INSIDE}-dictionary button.thumbnail-item").first.click()
+    title = page.locator(f"{INSIDE}-circuit-title")
+    expect(title).to_contain_text("mixed4a, channel", timeout=RUN_TIMEOUT)
+    inputs = page.locator(f"{INSIDE}-circuit-inputs button.thumbnail-item")
+    expect(inputs).to_have_count(6, timeout=RUN_TIMEOUT)
+    expect(page.locator(f"{INSIDE}-circuit-outputs button.thumbnail-item")).to_have_count(6, timeout=RUN_TIMEOUT)
+    caption = inputs.first.inner_text()  # "ch 12 · +0.09", a channel of mixed3b
+    walked_to = re.search(r"ch (\d+)", caption)[1]
+    inputs.first.click()
+    expect(title).to_contain_text(f"mixed3b, channel {walked_to}", timeout=RUN_TIMEOUT)
+    expect(page.locator(f"{INSIDE}-circuit-outputs button.thumbnail-item")).to_have_count(6, timeout=RUN_TIMEOUT)
+    shot(page, "inside-circuit", full_page=True)
+
+    page.locator(f"{INSIDE}-dream").click()
+    expect(page.locator(DD.id("channel") + " input")).to_have_value(walked_to)
+    expect(page.locator(DD.id("layer") + " input")).to_have_value(re.compile("mixed3b"))
+    wait_for_status(page, DD, "Finished: 1 frame ")
+    shot(page, "inside-dreamed")
 
 
 def test_atlas_finds_what_fires_on_a_photo_and_searches_classes(page, url):

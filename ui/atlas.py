@@ -27,9 +27,11 @@ PER_PAGE = atlas_module.DEFAULT_PER_PAGE
 CLASSES_PER_PAGE = 12
 DEFAULT_LAYER = "mixed4c"
 RANK_TOP = 8
-# Measured on the full-size graph, two CPU cores (benchmarks/bench_endpoints.py).
-PAGE_SECONDS = 610.0
-RANK_SECONDS = 180.0
+# On the full-size graph, two older AVX2 cores (benchmarks/bench_endpoints.py): at 384
+# steps 250.6 s and 105.7 s were measured on two AMX cores, ×5 (the machines' ratio on the
+# techniques) for the slower ones; README, "MCP".
+PAGE_SECONDS = 1250.0
+RANK_SECONDS = 530.0
 VIEWS = [("Channels of a layer", "channels"), ("ImageNet classes", "classes")]
 # The tab's parameters, checked like the techniques' (a None takes the default).
 PAGE = Param("int", 1, 10_000, label="Page", help="Which page, counting from 1.")

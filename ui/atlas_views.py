@@ -25,9 +25,10 @@ CHANNEL = Param("int", 0, 100_000, label="Channel", step=1,
                 help="The channel of the layer whose views are shown (click a tile to fill it in).")
 OTHER = Param("int", 0, 100_000, label="Interpolate to channel", step=1,
               help="The channel of the same layer the interpolation ends at.")
-# Measured on the full-size graph, two CPU cores, nothing cached (benchmarks/bench_endpoints.py).
-VIEWS_SECONDS = 150.0
-INTERPOLATION_SECONDS = 200.0
+# Nothing cached, full-size graph, two older AVX2 cores: the atlas page's time per picture
+# (ui.atlas.PAGE_SECONDS / 24) times 6 and 8 pictures; README, "MCP".
+VIEWS_SECONDS = 330.0
+INTERPOLATION_SECONDS = 430.0
 CAPTIONS = ["excites it most", "inhibits it most"] + [f"diverse {k + 1}" for k in range(views.DIVERSE_COUNT)]
 
 

@@ -22,11 +22,13 @@ PREFIXES = {"deep_dream": "dd", "fractal_zoom": "fz", "guided": "gd", "style_tra
             "dream_video": "vd"}
 TABS = {"deep_dream": "tab-deep-dream", "fractal_zoom": "tab-fractal-zoom",
         "guided": "tab-guided", "style_transfer": "tab-style-transfer", "dream_video": "tab-video",
-        "atlas": "tab-atlas", "about": "tab-about"}
+        "atlas": "tab-atlas", "inside": "tab-inside", "about": "tab-about"}
 # The atlas tab's elements (it is not a technique panel): at-view, at-layer, at-query,
 # at-page, at-run, at-stop, at-photo, at-examples, at-rank, at-status, at-gallery,
 # at-selection, at-open, at-dream.
 ATLAS_PREFIX = "at"
+# The "Inside my photo" tab's: in-photo, in-layer, in-run, in-grid, in-dictionary, …
+INSIDE_PREFIX = "in"
 
 
 def element(prefix: str, part: str) -> str:

@@ -110,6 +110,7 @@ class Studio:
         # between tabs (the atlas sets the Deep Dream tab's objective).
         self.tab_inputs: dict[str, dict[str, gr.components.Component]] = {}
         self.tabs: gr.Tabs | None = None
+        self.tab_objects: dict[str, gr.Tab] = {}  # each tab, by its id (for its select event)
         self.layer_dropdowns: list[gr.Dropdown] = []
         self.class_dropdowns: list[gr.Dropdown] = []
 

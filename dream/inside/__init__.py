@@ -12,14 +12,14 @@ a ValueError naming the parameter that is out of range. No Gradio here.
 - `neuron_groups`: NMF of the activations into a few groups, each a map and a direction,
   and `group_objective` to render a group (`dream.inside.groups`);
 - `caricature`: an image from noise whose activations match the photo's under Lucid's
-  `dot_compare` (`dream.inside.caricature`).
+  `dot_compare` (`dream.inside.inversion`).
 
     grid = dream.inside.semantic_dictionary(model, photo, "mixed4d")
     grid.at(*grid.strongest)          # [(channel, value, share), …]
 """
 
 from dream.inside.attribution import ClassAttribution, SpatialAttribution, head_function, spatial_attribution
-from dream.inside.caricature import caricature, dot_compare
+from dream.inside.inversion import caricature, dot_compare
 from dream.inside.common import MAX_SIDE, fit_photo
 from dream.inside.dictionary import SemanticGrid, semantic_dictionary
 from dream.inside.groups import NeuronGroups, group_objective, neuron_groups
