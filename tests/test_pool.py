@@ -88,10 +88,12 @@ def test_without_a_pool_nothing_of_ray_is_imported(model_dir):
     ("deep_dream", {"objective": "class", "class_name": "jellyfish"}),
     ("fractal_zoom", {}),
     ("guided", {}),
+    ("guided", {"exact": True}),
     ("style_transfer", {}),
     ("fast_style_transfer", {}),
     ("dream_video", {}),
-], ids=["deep_dream", "class", "fractal_zoom", "guided", "style_transfer", "fast_style", "video"])
+], ids=["deep_dream", "class", "fractal_zoom", "guided", "guided_exact", "style_transfer",
+        "fast_style", "video"])
 def test_a_request_on_the_pool_gives_what_it_gives_here(pool, models, picture_factory, tmp_path,
                                                          endpoint_name, overrides):
     endpoint, values = request(endpoint_name, picture_factory, **overrides)
@@ -109,10 +111,14 @@ def test_a_request_on_the_pool_gives_what_it_gives_here(pool, models, picture_fa
     # with 1 thread against 2 the picture moved by 3.1 levels on average (45 at most) —
     # with the same thread count on both sides it is identical (measured with a worker
     # given 2 cores: 0 levels), so the class case is held to "the same picture" instead.
+    # bfloat16 (the zoom's and guided's "auto" on a CPU with bfloat16 units) rounds far more
+    # coarsely, so its sums in another order differ visibly too (seen: 50 levels at most):
+    # the same picture as well. With exact=True (float32) guided is held to equal pixels.
+    amplified = overrides.get("objective") == "class" or here.settings.get("precision") == "bfloat16"
     for mine, theirs in zip([here.image, *here.frames], [there.image, *there.frames]):
         assert mine.shape == theirs.shape
         difference = np.abs(mine.astype(int) - theirs)
-        if overrides.get("objective") == "class" and pool.cpus_per_worker != (os.cpu_count() or 1):
+        if amplified and pool.cpus_per_worker != (os.cpu_count() or 1):
             assert difference.mean() < 8 and np.corrcoef(mine.ravel(), theirs.ravel())[0, 1] > 0.98
         else:
             assert difference.max() <= 1 and (mine != theirs).mean() < 1e-3

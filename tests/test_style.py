@@ -218,13 +218,14 @@ def test_content_leaning_preset_keeps_the_photo_and_styles_as_far(model, engine)
     chosen = preset("Seed A: content-leaning")
     options = chosen.options()
     schedule = chosen.schedule()
-    content, style = _asset("cat", 160), _asset("painting", 160)
+    content, style = _asset("cat", 128), _asset("painting", 128)
     layers = tuple(options["style_layers"])
     grams = _blended_grams(model, content, style, None, 0.0, layers, False, dream.Limits(), [])
     results, images = {}, {}
-    for of_change in (True, False):
+    # The preset now, and as it was (smoothing the image, at tv_weight 1).
+    for of_change, tv_weight in ((True, options["tv_weight"]), (False, 1.0)):
         objective = style_objective(options["content_layer"], grams, options["content_weight"],
-                                    options["style_weight"], options["tv_weight"], of_change)
+                                    options["style_weight"], tv_weight, of_change)
         run = frames_module.run_frames(model, content.astype(np.float32), objective, schedule, 3,
                                        limits=dream.Limits(), target_image=content.astype(np.float32),
                                        start_image=content.astype(np.float32))
@@ -235,7 +236,7 @@ def test_content_leaning_preset_keeps_the_photo_and_styles_as_far(model, engine)
         images[of_change] = image
     (kept, loss), (before_kept, before_loss) = results[True], results[False]
     assert kept >= 0.5 and kept > before_kept
-    assert loss < before_loss  # here 0.023 against 0.027 (3 frames of the preset's 12 steps)
+    assert loss < before_loss  # here 0.026 against 0.056 (3 frames of the preset's 12 steps)
     # And the technique itself smooths the change when it starts from the photo.
     technique = style_transfer(model, content, style, schedule=schedule, **{**options, "frames": 3})
     assert np.abs(technique.image.astype(int) - images[True].astype(int)).max() <= 1

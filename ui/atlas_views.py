@@ -67,20 +67,9 @@ class ChannelViewsTab:
                 raise gr.Error(message, print_exception=False) from None
             title = f"{layer}, channel {channel}"
             yield [], outputs.status_html(f"{title}: rendering its views…", 0.0)
-
-            def produce(progress):
-                def report(fraction: float) -> bool:
-                    progress(fraction)
-                    return stop.is_set()
-                yield views.channel_views(atlas, layer, channel, report)
-
-            shown = None
-            for kind, value in relay(produce, stop):
-                if kind == "report":
-                    text = f"{title}: rendering its views · {time.monotonic() - started:.0f} s"
-                    yield gr.skip(), outputs.status_html(text, value)
-                else:
-                    shown = value
+            shown = yield from _rendering(
+                lambda report: views.channel_views(atlas, layer, channel, report), stop,
+                f"{title}: rendering its views", started)
             if shown is None:
                 yield gr.skip(), outputs.status_html(f"Stopped: the views of {title}.", kind="done")
                 return
@@ -115,20 +104,9 @@ class ChannelViewsTab:
                 raise gr.Error(message, print_exception=False) from None
             title = f"{layer}: channel {channel} → {other}"
             yield None, outputs.status_html(f"{title}: rendering…", 0.0)
-
-            def produce(progress):
-                def report(fraction: float) -> bool:
-                    progress(fraction)
-                    return stop.is_set()
-                yield views.interpolation(atlas, layer, channel, other, report=report)
-
-            frames = None
-            for kind, value in relay(produce, stop):
-                if kind == "report":
-                    text = f"{title}: rendering · {time.monotonic() - started:.0f} s"
-                    yield gr.skip(), outputs.status_html(text, value)
-                else:
-                    frames = value
+            frames = yield from _rendering(
+                lambda report: views.interpolation(atlas, layer, channel, other, report=report),
+                stop, f"{title}: rendering", started)
             if frames is None:
                 yield gr.skip(), outputs.status_html(f"Stopped: {title}.", kind="done")
                 return
@@ -142,6 +120,25 @@ class ChannelViewsTab:
                 f"({time.monotonic() - started:.0f} s).", 1.0, "done")
         finally:
             self.studio._unregister(key, stop)
+
+
+def _rendering(compute, stop, label: str, started: float):
+    """Runs `compute(report)` in a worker thread (`relay`), yielding (skip, status line) as
+    it reports; returns its result (None when stopped). `report(fraction)` returns True
+    once Stop was pressed."""
+    def produce(progress):
+        def report(fraction: float) -> bool:
+            progress(fraction)
+            return stop.is_set()
+        yield compute(report)
+
+    result = None
+    for kind, value in relay(produce, stop):
+        if kind == "report":
+            yield gr.skip(), outputs.status_html(f"{label} · {time.monotonic() - started:.0f} s", value)
+        else:
+            result = value
+    return result
 
 
 agents.describe_for_agents(ChannelViewsTab.channel_views, (
