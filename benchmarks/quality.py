@@ -272,7 +272,7 @@ def section_style(model, report) -> None:
 def section_guided(model, report) -> None:
     photo, guide = load("cat"), load("abstract")
     report("\nGuided (cat toward abstract.jpg, dot at mixed4c, 3 frames, 512 px):")
-    report(f"  fine-detail correlation of the photo with itself: 1.000")
+    report("  fine-detail correlation of the photo with itself: 1.000")
     for label, values in (("before", BEFORE["guided"]), ("after", after("guided")),
                           ("after, no smoothness", {**after("guided"), "smoothness": 0.0})):
         image, seconds = run_guided(model, photo, guide, values)

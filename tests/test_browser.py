@@ -514,8 +514,10 @@ def test_every_tab_and_the_api_page_are_reachable_on_a_phone(new_page, url):
     page = new_page(PHONE)
     open_page(page, url)
     labels = {technique: label for label, technique, _build in app.TABS}
-    for tab in (*TABS, None):
-        label = labels[tab.technique] if tab else "About"
+    targets = [(labels[tab.technique], tab.id("run")) for tab in TABS] + [
+        (labels["atlas"], f"{ATLAS}-run"), (labels["inside"], f"{INSIDE}-run"),
+        ("About", f"#{ids.TABS['about']}")]
+    for label, selector in targets:
         # The button a person can tap: on screen, inside the phone's width, of tappable
         # size (Gradio also keeps a hidden row of the same buttons for measuring).
         candidates = [button for button in page.get_by_role("button", name=label, exact=True).all()
@@ -524,7 +526,7 @@ def test_every_tab_and_the_api_page_are_reachable_on_a_phone(new_page, url):
                       and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]]
         assert candidates, f"no tappable {label!r} tab at 390 px"
         candidates[0].click()
-        target = page.locator(tab.id("run") if tab else f"#{ids.TABS['about']}")
+        target = page.locator(selector)
         expect(target).to_be_visible()
         box = target.bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 1, box
@@ -654,6 +656,21 @@ def test_atlas_shows_a_channels_views_and_morphs_it_into_another(page, url):
 
 
 INSIDE = "#" + ids.INSIDE_PREFIX
+
+
+def test_caricature_streams_its_steps_and_stops(page, url):
+    open_page(page, url)
+    page.locator(f"#{ids.TABS['inside']}-button").click()
+    page.locator(f"{INSIDE}-examples button.gallery-item").first.click()
+    expect(page.locator(f"{INSIDE}-photo img")).to_be_visible()
+    page.get_by_text("Caricature", exact=True).locator("visible=true").first.click()
+    page.locator(f"{INSIDE}-caricature-run").click()
+    status_line = page.locator(f"{INSIDE}-status")
+    expect(status_line).to_contain_text("Caricature at mixed4d: step", timeout=RUN_TIMEOUT)
+    page.locator(f"{INSIDE}-stop").click()
+    expect(status_line).to_contain_text("Caricature at mixed4d (stopped)", timeout=STOP_TIMEOUT)
+    expect(page.locator(f"{INSIDE}-caricature img")).to_be_visible()
+    shot(page, "inside-caricature-stopped")
 
 
 def test_inside_my_photo_grid_attribution_circuit_walk_and_dream(page, url):

@@ -44,34 +44,28 @@ channels by their mean activation on a photo and gives each a heat map of where 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import hashlib
-import io
 import json
-import logging
 import math
 import os
 import re
-import sys
 import threading
 import time
-import weakref
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-import tensorflow as tf
-from PIL import Image
 
 from dream import objectives
 from dream import param as param_module
 from dream.atlas.redirected_relu import REDIRECTED_RELU
 from dream.engine import OptimizerState, ProgressTracker, Schedule, engine_for, to_uint8
-from dream.images import load_rgb, fit_to_limits
 from dream.limits import LimitError, Limits
-from dream.model import CLASS_LOGITS, InceptionModel, _cache_root
+from dream.model import CLASS_LOGITS, InceptionModel
+from dream.atlas.cache import (DEFAULT_CACHE_BYTES, EVICT_TO, TileCache, _remove,  # noqa: F401
+                               default_cache_dir, model_hash, tile_cache)
 
 # Bump when the rendering changes in a way `AtlasSettings` does not capture (a new
 # transform, a new start image): every cached tile is then stale. 2: the sigmoid and the
@@ -80,12 +74,6 @@ RENDER_VERSION = 2
 # The most tiles one request may ask for (a page); the command line precomputes more.
 MAX_TILES_PER_REQUEST = 48
 DEFAULT_PER_PAGE = 24
-# The disk cache's bound: least recently used tiles are deleted beyond it. A 128 px tile
-# is ~35 KB, so 512 MB holds ~15 000 tiles (every block layer, branch and class).
-DEFAULT_CACHE_BYTES = int(float(os.environ.get("DREAM_ATLAS_CACHE_MB", "512")) * 2 ** 20)
-# After an eviction the cache is at most this share of its bound, so eviction (a walk of
-# the whole cache) happens once per many writes, not on every write.
-EVICT_TO = 0.9
 CLASS_LAYER = CLASS_LOGITS  # where class tiles live in the cache ("layer" of a class)
 # A photo is analysed at most this large; its heat maps have the analysed photo's size.
 RANK_MAX_SIDE = 512
@@ -211,156 +199,6 @@ class AtlasStats:
     rendered: int = 0       # tiles computed
     from_cache: int = 0     # tiles read from the disk cache
     render_seconds: float = 0.0
-
-
-# ----------------------------------------------------------------------------- model hash
-
-
-_HASHES: "weakref.WeakKeyDictionary[InceptionModel, str]" = weakref.WeakKeyDictionary()
-_HASH_LOCK = threading.Lock()
-
-
-def model_hash(model: InceptionModel) -> str:
-    """SHA-256 of the model's graph file (hex), computed once per loaded model.
-
-    `load_model` loads a file anew when its modification time changes, so a replaced file
-    gives a new model and a new hash. A model built in memory (no file) hashes its graph.
-    """
-    with _HASH_LOCK:
-        if model in _HASHES:
-            return _HASHES[model]
-    digest = hashlib.sha256()
-    source = Path(model.source) if model.source else None
-    if source is not None and source.is_file():
-        with open(source, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    else:
-        digest.update(model.graph_def.SerializeToString(deterministic=True))
-    with _HASH_LOCK:
-        _HASHES[model] = digest.hexdigest()
-        return _HASHES[model]
-
-
-# ----------------------------------------------------------------------------- disk cache
-
-
-class TileCache:
-    """PNG tiles under `root`, bounded to `max_bytes` (least recently used go first).
-
-    Reads touch a file's modification time, so the eviction order is the order of last
-    use. Writes go to a temporary file that is then renamed, so a reader (another user,
-    another process) never sees half a PNG. The running total starts from one walk of the
-    folder and is corrected by the walk each eviction does, so several processes sharing
-    the folder keep it within the bound too (give or take what they write meanwhile).
-    """
-
-    def __init__(self, root: Path, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        if max_bytes <= 0:
-            raise ValueError("The atlas cache needs a positive size bound.")
-        self.root = Path(root)
-        self.max_bytes = int(max_bytes)
-        self._total: int | None = None
-        self._lock = threading.Lock()
-        self._warned = False
-
-    def read(self, path: Path) -> np.ndarray | None:
-        try:
-            with Image.open(path) as image:
-                array = np.asarray(image.convert("RGB"))
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except (OSError, ValueError, SyntaxError):
-            _remove(path)  # a damaged tile is rendered again
-            return None
-        try:
-            os.utime(path)
-        except OSError:
-            pass
-        return array
-
-    def write(self, path: Path, image: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="PNG", optimize=True)
-        data = buffer.getvalue()
-        temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary.write_bytes(data)
-            os.replace(temporary, path)
-        except OSError as error:
-            # A read-only or full disk: the tile is still served, just not kept.
-            _remove(temporary)
-            if not self._warned:
-                self._warned = True
-                logging.getLogger(__name__).warning("Atlas tiles cannot be cached in %s (%s).",
-                                                    self.root, error)
-            return
-        with self._lock:
-            total = self._walk_total() if self._total is None else self._total + len(data)
-            self._total = total
-            if total > self.max_bytes:
-                self._total = self._evict()
-
-    def size(self) -> int:
-        """Bytes of tiles in the cache now (a walk of the folder)."""
-        return sum(size for _, _, size in self._files())
-
-    def _files(self) -> list[tuple[float, Path, int]]:
-        found = []
-        if not self.root.is_dir():
-            return found
-        for folder, _, names in os.walk(self.root):
-            for name in names:
-                if not name.endswith(".png"):
-                    continue
-                path = Path(folder) / name
-                try:
-                    stat = path.stat()
-                except OSError:
-                    continue
-                found.append((stat.st_mtime, path, stat.st_size))
-        return found
-
-    def _walk_total(self) -> int:
-        return sum(size for _, _, size in self._files())
-
-    def _evict(self) -> int:
-        files = sorted(self._files(), key=lambda item: item[0])
-        total = sum(size for _, _, size in files)
-        goal = self.max_bytes * EVICT_TO
-        for _, path, size in files:
-            if total <= goal:
-                break
-            _remove(path)
-            total -= size
-        return total
-
-
-_CACHES: dict[tuple[Path, int], TileCache] = {}
-_CACHES_LOCK = threading.Lock()
-
-
-def tile_cache(root: Path, max_bytes: int = DEFAULT_CACHE_BYTES) -> TileCache:
-    """The process's one `TileCache` for `root`, so every atlas writing there (any model,
-    any settings) adds to one running total."""
-    key = (Path(root).resolve(), int(max_bytes))
-    with _CACHES_LOCK:
-        if key not in _CACHES:
-            _CACHES[key] = TileCache(key[0], key[1])
-        return _CACHES[key]
-
-
-def _remove(path: Path) -> None:
-    try:
-        path.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-def default_cache_dir() -> Path:
-    """`<cache root>/atlas`, beside the downloaded model (`DREAM_CACHE_DIR` moves both)."""
-    return _cache_root() / "atlas"
 
 
 # ----------------------------------------------------------------------------- the atlas
@@ -667,219 +505,16 @@ def search_classes(model: InceptionModel, query: str = "", limit: int | None = N
     return found[:limit] if limit else found
 
 
-# ----------------------------------------------------------------------------- my photo
-
-
-@dataclass(frozen=True)
-class RankedChannel:
-    channel: int
-    rank: int                 # 0 for the channel that fires most
-    mean_activation: float    # mean over the photo of the post-ReLU activation
-    heat: np.ndarray          # float32 [H, W] in 0..1: where it fires (÷ its own maximum)
-    overlay: np.ndarray       # uint8 [H, W, 3]: the heat map coloured over the photo
-
-
-@dataclass(frozen=True)
-class ChannelRanking:
-    layer: str
-    image: np.ndarray         # the photo as analysed, uint8 [H, W, 3] (≤ max_side)
-    channels: list[RankedChannel]
-    means: np.ndarray         # float32 [channels]: every channel's mean, by channel index
-    notes: list[str] = field(default_factory=list)
-
-
-def channel_means(model: InceptionModel, images: np.ndarray, layer: str,
-                  precision: str = "float32") -> np.ndarray:
-    """[N, channels] mean post-ReLU activation of each channel of `layer` on each image
-    ([N, h, w, 3] pixels, 0..255)."""
-    activations = _activations(model, np.asarray(images, np.float32), layer, precision)
-    return activations.mean(axis=(1, 2))
-
-
-def _activations(model, images, layer, precision) -> np.ndarray:
-    model.layer(layer)  # a clear error for an unknown layer
-    features = model.features([layer], precision)
-    # ReLU: a pre-ReLU tap ranks by the part the network passes on (what "fires").
-    return np.maximum(features(tf.constant(images))[layer].numpy(), 0.0)
-
-
-def rank_channels(model: InceptionModel, image, layer: str, top: int = 12, *,
-                  max_side: int = RANK_MAX_SIDE, precision: str = "float32") -> ChannelRanking:
-    """The channels of `layer` that fire most on `image`, strongest first.
-
-    `image`: a path, bytes, PIL image or array (as every technique takes); it is fitted
-    into `max_side` (a note says so), and the heat maps have that analysed size.
-    Channels are ranked by their mean **post-ReLU** activation over the photo: what the
-    layer passes on, so a channel that fires strongly in one place is not pulled down by
-    being very negative elsewhere (a pre-ReLU mean would be). Each heat map is the
-    channel's post-ReLU map, bilinearly upsampled to the photo and divided by its own
-    maximum; `overlay` colours it over the photo (`heat_overlay`).
-    """
-    channels = model.layer(layer).channels
-    if not 1 <= top <= min(channels, RANK_MAX_TOP):
-        raise LimitError(f"top must be between 1 and {min(channels, RANK_MAX_TOP)} for {layer} "
-                         f"(got {top}); every channel's mean is in the ranking's `means`.")
-    photo, notes = load_rgb(image)
-    photo, fit_notes = fit_to_limits(photo, Limits(max_side=max(max_side, 16)), max_side)
-    activations = _activations(model, photo[None].astype(np.float32), layer, precision)[0]
-    means = activations.mean(axis=(0, 1))
-    order = np.argsort(-means, kind="stable")[:top]
-    height, width = photo.shape[:2]
-    maps = tf.image.resize(activations[..., order][None], (height, width), method="bilinear")[0].numpy()
-    ranked = []
-    for rank, channel in enumerate(order):
-        heat = maps[..., rank]
-        peak = heat.max()
-        heat = (heat / peak if peak > 0 else np.zeros_like(heat)).astype(np.float32)
-        ranked.append(RankedChannel(int(channel), rank, float(means[channel]), heat,
-                                    heat_overlay(photo, heat)))
-    return ChannelRanking(layer, photo, ranked, means.astype(np.float32), notes + fit_notes)
-
-
-# Matplotlib's "inferno" at 9 stops (black → purple → orange → pale yellow), interpolated:
-# perceptually even, and readable by colour-blind viewers.
-_INFERNO = np.float32([
-    [0, 0, 4], [31, 12, 72], [85, 15, 109], [136, 34, 106], [186, 54, 85],
-    [227, 89, 51], [249, 140, 10], [249, 201, 50], [252, 255, 164]])
-
-
-def colorize(heat: np.ndarray) -> np.ndarray:
-    """[H, W] values in 0..1 → uint8 [H, W, 3] through the inferno colour map."""
-    position = np.clip(np.asarray(heat, np.float32), 0.0, 1.0) * (len(_INFERNO) - 1)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, len(_INFERNO) - 1)
-    t = (position - low)[..., None]
-    return to_uint8(_INFERNO[low] * (1 - t) + _INFERNO[high] * t)
-
-
-def heat_overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarray:
-    """The photo (uint8 [H, W, 3]) with a heat map ([H, W], 0..1) coloured over it: where
-    the channel is silent the photo shows dimmed, where it fires the colour covers it."""
-    if image.shape[:2] != heat.shape:
-        raise ValueError(f"The heat map is {heat.shape}, the image {image.shape[:2]}.")
-    heat = np.clip(heat, 0.0, 1.0)
-    weight = alpha * heat[..., None]
-    photo = image.astype(np.float32) * (0.45 + 0.55 * heat[..., None])
-    return to_uint8(photo * (1 - weight) + colorize(heat).astype(np.float32) * weight)
-
-
-# ----------------------------------------------------------------------------- a picture
-
-
-def contact_sheet(tiles: Sequence[Tile], columns: int = 6, scale: int = 1,
-                  title: str = "") -> np.ndarray:
-    """A labelled grid of tiles (uint8 RGB), e.g. for the README."""
-    from PIL import ImageDraw, ImageFont
-
-    if not tiles:
-        raise ValueError("No tiles to lay out.")
-    side = tiles[0].image.shape[0] * scale
-    label_height, pad = 16, 6
-    rows = math.ceil(len(tiles) / columns)
-    top = 24 if title else 0
-    sheet = Image.new("RGB", (pad + columns * (side + pad), top + pad + rows * (side + label_height + pad)),
-                      (250, 250, 250))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default()
-    if title:
-        draw.text((pad, 6), title, fill=(20, 20, 20), font=font)
-    for k, tile in enumerate(tiles):
-        x = pad + (k % columns) * (side + pad)
-        y = top + pad + (k // columns) * (side + label_height + pad)
-        picture = Image.fromarray(tile.image)
-        if scale != 1:
-            picture = picture.resize((side, side), Image.Resampling.NEAREST)
-        sheet.paste(picture, (x, y))
-        draw.text((x + 2, y + side + 2), tile.label[:24], fill=(20, 20, 20), font=font)
-    return np.asarray(sheet)
-
-
-# ----------------------------------------------------------------------------- command line
-
-
-def parse_indices(text: str, count: int) -> list[int]:
-    """"0-63,100,200-201" → [0, …, 63, 100, 200, 201]; "" or "all" → every index."""
-    if not text or text.strip().lower() == "all":
-        return list(range(count))
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
-        if not match:
-            raise ValueError(f"Cannot read {part!r}: use e.g. 0-63,100.")
-        first, last = int(match.group(1)), int(match.group(2) or match.group(1))
-        if last < first or last >= count:
-            raise ValueError(f"{part!r} is outside 0–{count - 1}.")
-        out.extend(range(first, last + 1))
-    return list(dict.fromkeys(out))
-
-
-def precompute(atlas: Atlas, layer: str | None, indices: Sequence[int], *,
-               classes: bool = False, out=None) -> tuple[int, int]:
-    """Renders every tile not yet cached, a request-sized chunk at a time, printing a line
-    per finished batch; returns (rendered, already cached)."""
-    out = out or sys.stdout
-    started = time.perf_counter()
-    before_rendered, before_cached = atlas.stats.rendered, atlas.stats.from_cache
-    what = "classes" if classes else layer
-    last_key = 0
-    for start in range(0, len(indices), atlas.max_tiles):
-        part = indices[start:start + atlas.max_tiles]
-        generator = atlas.class_tiles(part) if classes else atlas.tiles(layer, part)
-        for _ in generator:
-            rendered = atlas.stats.rendered - before_rendered
-            cached = atlas.stats.from_cache - before_cached
-            done = rendered + cached
-            key = rendered if done < len(indices) else ("end", rendered)
-            if key == last_key:
-                continue  # one line per rendered batch and one at the end, not per tile
-            last_key = key
-            elapsed = time.perf_counter() - started
-            left = elapsed / rendered * (len(indices) - done) if rendered else 0.0
-            print(f"{what}: {done}/{len(indices)} tiles ({rendered} rendered, {cached} cached), "
-                  f"{elapsed:.0f} s, ~{left:.0f} s left", file=out, flush=True)
-    return atlas.stats.rendered - before_rendered, atlas.stats.from_cache - before_cached
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    from dream.model import load_model
-
-    parser = argparse.ArgumentParser(
-        prog="python -m dream.atlas",
-        description="Precompute atlas tiles into the shared disk cache (e.g. to ship a warm "
-                    "cache with a Space).")
-    target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--layer", help="a layer, e.g. mixed4c (branches and _pre_relu taps too)")
-    target.add_argument("--classes", action="store_true", help="class tiles instead of a layer")
-    parser.add_argument("--channels", default="all",
-                        help="channels (or classes) to render, e.g. 0-63,100 (default: all)")
-    parser.add_argument("--model", help="the model folder or zip (default: DREAM_MODEL_DIR, the cache)")
-    parser.add_argument("--cache-dir", help=f"default: {default_cache_dir()}")
-    parser.add_argument("--steps", type=int, default=DEFAULT_SETTINGS.steps,
-                        help="steps per tile; not the app's default means another cache folder")
-    parser.add_argument("--batch", type=int, default=DEFAULT_SETTINGS.batch)
-    args = parser.parse_args(argv)
-
-    try:
-        model = load_model(args.model, precision="float32")
-        settings = AtlasSettings(steps=args.steps, batch=args.batch).validated()
-        atlas = Atlas(model, settings, cache_dir=args.cache_dir)
-        count = model.num_classes if args.classes else atlas.channel_count(args.layer)
-        indices = parse_indices(args.channels, count)
-    except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    folder = atlas.tile_path(CLASS_LAYER if args.classes else args.layer, 0).parent
-    print(f"model {model.source} (sha256 {model_hash(model)[:16]}…), {len(indices)} tiles → {folder}")
-    rendered, cached = precompute(atlas, args.layer, indices, classes=args.classes)
-    print(f"done: {rendered} rendered, {cached} were cached; cache now {atlas.cache.size() / 2**20:.1f} MB")
-    return 0
+# The parts kept in modules of their own, re-exported: `dream.atlas.rank_channels` & co.
+from dream.atlas.ranking import (ChannelRanking, RankedChannel, channel_means, colorize,  # noqa: E402
+                                 heat_overlay, rank_channels)
+from dream.atlas.cli import contact_sheet, main, parse_indices, precompute  # noqa: E402
 
 
 __all__ = [
     "Atlas", "AtlasSettings", "AtlasStats", "ChannelRanking", "CLASS_LAYER", "DEFAULT_PER_PAGE",
     "DEFAULT_SETTINGS", "MAX_TILES_PER_REQUEST", "RANK_MAX_SIDE", "RANK_MAX_TOP", "RankedChannel", "Tile", "TileCache", "atlas_for", "channel_means",
     "colorize", "contact_sheet", "default_cache_dir", "heat_overlay", "model_hash",
-    "precompute", "rank_channels", "search_classes", "start_images", "tile_cache",
+    "main", "parse_indices", "precompute", "rank_channels", "search_classes", "start_images", "tile_cache",
 ]
 
