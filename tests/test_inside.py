@@ -155,3 +155,23 @@ def test_caricature_moves_toward_the_photo(model, picture):
 def test_bad_parameters_are_named(model, picture, call, name):
     with pytest.raises(ValueError, match=name):
         call(model, picture)
+
+
+def test_group_pictures_each_respond_to_their_own_group(model, picture):
+    # K groups rendered in one batch, element k for group k: each picture's response to its
+    # own group's direction rises well above its start noise's.
+    from dream.atlas import Atlas, AtlasSettings, start_images
+    from dream.inside import group_directions, neuron_groups
+
+    found = neuron_groups(model, picture, "mixed4a", groups=3)
+    atlas = Atlas(model, AtlasSettings(steps=24, batch=3), cache=False)
+    start = start_images(range(3), atlas.settings)
+    pictures = atlas.optimise(group_directions("mixed4a", found.directions), start)
+    features = model.features(["mixed4a"], "float32")
+
+    def own_response(images):
+        acts = features(np.asarray(images, np.float32))["mixed4a"].numpy()
+        return np.einsum("bhwc,bc->b", acts, found.directions) / (acts.shape[1] * acts.shape[2])
+
+    before, after = own_response(start), own_response(pictures)
+    assert (after > 1.2 * before).all(), (before, after)

@@ -40,7 +40,8 @@ def test_attribution_and_groups_give_maps_over_the_photo(client, photo, app_hold
     names = set(app_holder.model.labels)
     assert all(item["caption"].split(" · ")[0] in names for item in maps)
     groups = client.predict(handle_file(photo), LAYER, 4, api_name="/neuron_groups")
-    assert [item["caption"] for item in groups] == [f"group {k}" for k in range(1, 5)]
+    assert [item["caption"] for item in groups] == [
+        caption for k in range(1, 5) for caption in (f"group {k}", f"group {k}: what it responds to")]
     with pytest.raises(AppError, match="groups must be between 1 and"):
         client.predict(handle_file(photo), LAYER, 99, api_name="/neuron_groups")
 

@@ -189,23 +189,54 @@ class InsideTab:
             items.append((overlay, f"{entry.name} · {entry.probability:.0%}"))
         return items
 
-    def neuron_groups(self, photo: str | None, layer: str, groups: float):
+    def neuron_groups(self, photo: str | None, layer: str, groups: float, request: gr.Request = None):
         """Neuron groups: the layer's activations on my photo factored (NMF) into a few groups
-        of neurons that fire together, each shown as a map over the photo.
+        of neurons that fire together, each shown as a map over the photo and as a picture
+        of what its direction in the layer responds to (rendered like the atlas's tiles).
 
         Args:
             photo: The photo to look inside (an image file).
             layer: The layer, e.g. mixed4d.
             groups: How many groups (1 to 12).
         """
+        key, stop = self.studio._register(request)
         try:
-            count = GROUPS.check("groups", DEFAULT_GROUPS if groups is None else groups)
-            found = inside.neuron_groups(self.studio.holder.require(), _photo(photo), _layer(layer),
-                                         groups=count)
-        except Exception as error:  # noqa: BLE001
-            raise gr.Error(user_message(error), print_exception=False) from None
-        return [(atlas_module.heat_overlay(found.image, found.heat(k)), f"group {k + 1}")
-                for k in range(len(found.directions))]
+            try:
+                layer = _layer(layer)
+                count = GROUPS.check("groups", DEFAULT_GROUPS if groups is None else groups)
+                found = inside.neuron_groups(self.studio.holder.require(), _photo(photo), layer,
+                                             groups=count)
+            except Exception as error:  # noqa: BLE001
+                message = user_message(error)
+                yield gr.skip(), outputs.status_html(message, kind="error")
+                raise gr.Error(message, print_exception=False) from None
+            count = len(found.directions)
+            maps = [(atlas_module.heat_overlay(found.image, found.heat(k)), f"group {k + 1}")
+                    for k in range(count)]
+            title = f"{layer}: {count} neuron groups"
+            yield maps, outputs.status_html(f"{title}; rendering what each responds to…", 0.0)
+            atlas = self.atlas_tab.atlas()
+            objective = inside.group_directions(layer, found.directions)
+            start = atlas_module.start_images(range(count), atlas.settings)
+
+            def produce(progress):
+                yield atlas.optimise(objective, start, lambda fraction: (progress(fraction), stop.is_set())[1])
+
+            pictures = None
+            for kind, value in relay(produce, stop):
+                if kind == "report":
+                    yield gr.skip(), outputs.status_html(f"{title}; rendering what each responds to…", value)
+                else:
+                    pictures = value
+            if pictures is None:
+                yield maps, outputs.status_html(f"Stopped: {title}, shown as maps only.", kind="done")
+                return
+            both = [item for k in range(count)
+                    for item in (maps[k], (pictures[k], f"group {k + 1}: what it responds to"))]
+            yield both, outputs.status_html(f"{title}: each as a map over your photo and as what "
+                                            f"its direction responds to.", 1.0, "done")
+        finally:
+            self.studio._unregister(key, stop)
 
     # --- caricature
 
@@ -310,8 +341,9 @@ agents.describe_for_agents(InsideTab.spatial_attribution, (
     "a few seconds on two CPU cores."))
 agents.describe_for_agents(InsideTab.neuron_groups, (
     "Neuron groups: a layer's activations on a photo factored (NMF) into groups of neurons "
-    f"that fire together, each as a heat map over the photo. {agents.INPUT_NOTE} Returns links "
-    "to the maps and a summary; a few seconds on two CPU cores."))
+    "that fire together, each as a heat map over the photo and as a picture of what the group "
+    f"responds to. {agents.INPUT_NOTE} Returns links to the maps and pictures and a summary; "
+    "about as long as an atlas page of that many tiles on two CPU cores (minutes)."))
 agents.describe_for_agents(InsideTab.caricature, (
     "Caricature: a picture made from noise whose activations at a layer match the photo's, "
     f"exaggerated (Lucid's recipe). {agents.INPUT_NOTE} Returns the picture and a summary; "
@@ -382,7 +414,8 @@ def build(studio: Studio) -> None:
                api_name="semantic_dictionary", **common).then(
         handlers.spatial_attribution, [photo, layer], attribution, api_name="spatial_attribution",
         **common).then(
-        handlers.neuron_groups, [photo, layer, groups], group_maps, api_name="neuron_groups", **common)
+        handlers.neuron_groups, [photo, layer, groups], [group_maps, status], api_name="neuron_groups",
+        **common)
     grid.select(handlers.choose_cell, grid_state, [grid, dictionary, status, grid_state, dictionary_entries],
                 api_visibility="private", **common)
     caricature_button.click(handlers.caricature, [photo, layer], [caricature, status],

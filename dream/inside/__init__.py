@@ -22,10 +22,10 @@ from dream.inside.attribution import ClassAttribution, SpatialAttribution, head_
 from dream.inside.inversion import caricature, dot_compare
 from dream.inside.common import MAX_SIDE, fit_photo
 from dream.inside.dictionary import SemanticGrid, semantic_dictionary
-from dream.inside.groups import NeuronGroups, group_objective, neuron_groups
+from dream.inside.groups import NeuronGroups, group_directions, group_objective, neuron_groups
 
 __all__ = [
     "ClassAttribution", "MAX_SIDE", "NeuronGroups", "SemanticGrid", "SpatialAttribution",
-    "caricature", "dot_compare", "fit_photo", "group_objective", "head_function",
+    "caricature", "dot_compare", "fit_photo", "group_directions", "group_objective", "head_function",
     "neuron_groups", "semantic_dictionary", "spatial_attribution",
 ]

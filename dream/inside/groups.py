@@ -108,3 +108,22 @@ def group_objective(layer: str, direction) -> Objective:
     return Objective(("inside.direction", layer), fn, layers=frozenset({layer}),
                      params={"direction": vector}, description=f"group direction at {layer}",
                      channel_bounds={layer: (vector.size, vector.size)})
+
+
+def group_directions(layer: str, directions) -> Objective:
+    """One group per batch element: element i ascends the mean over positions of
+    ⟨activations, directions[i]⟩ at `layer` (the batched `group_objective`, as
+    `dream.objectives.channels` is the batched `channel`), so K groups render in one batch."""
+    vectors = np.asarray(directions, np.float32)
+    if vectors.ndim != 2 or vectors.size == 0 or not np.all(np.isfinite(vectors)):
+        raise ValueError("directions must be a [groups, channels] array of finite numbers.")
+
+    def fn(acts, target_acts, params):
+        per_position = tf.einsum("bhwc,bc->bhw", acts[layer], params["directions"])
+        return tf.reduce_sum(tf.reduce_mean(per_position, axis=[1, 2]))
+
+    return Objective(("inside.directions", layer), fn, layers=frozenset({layer}),
+                     params={"directions": vectors},
+                     description=f"{len(vectors)} group directions at {layer} (one per batch element)",
+                     channel_bounds={layer: (vectors.shape[1], vectors.shape[1])})
+
