@@ -18,7 +18,7 @@ from dream.endpoints import PARAMS, Param
 
 from ui import agents, ids, outputs
 from ui.messages import user_message
-from ui.studio import Studio, relay
+from ui.studio import Studio, rendering
 
 PREFIX = ids.ATLAS_PREFIX
 CHANNEL = Param("int", 0, 100_000, label="Channel", step=1,
@@ -67,7 +67,7 @@ class ChannelViewsTab:
                 raise gr.Error(message, print_exception=False) from None
             title = f"{layer}, channel {channel}"
             yield [], outputs.status_html(f"{title}: rendering its views…", 0.0)
-            shown = yield from _rendering(
+            shown = yield from rendering(
                 lambda report: views.channel_views(atlas, layer, channel, report), stop,
                 f"{title}: rendering its views", started)
             if shown is None:
@@ -104,7 +104,7 @@ class ChannelViewsTab:
                 raise gr.Error(message, print_exception=False) from None
             title = f"{layer}: channel {channel} → {other}"
             yield None, outputs.status_html(f"{title}: rendering…", 0.0)
-            frames = yield from _rendering(
+            frames = yield from rendering(
                 lambda report: views.interpolation(atlas, layer, channel, other, report=report),
                 stop, f"{title}: rendering", started)
             if frames is None:
@@ -120,25 +120,6 @@ class ChannelViewsTab:
                 f"({time.monotonic() - started:.0f} s).", 1.0, "done")
         finally:
             self.studio._unregister(key, stop)
-
-
-def _rendering(compute, stop, label: str, started: float):
-    """Runs `compute(report)` in a worker thread (`relay`), yielding (skip, status line) as
-    it reports; returns its result (None when stopped). `report(fraction)` returns True
-    once Stop was pressed."""
-    def produce(progress):
-        def report(fraction: float) -> bool:
-            progress(fraction)
-            return stop.is_set()
-        yield compute(report)
-
-    result = None
-    for kind, value in relay(produce, stop):
-        if kind == "report":
-            yield gr.skip(), outputs.status_html(f"{label} · {time.monotonic() - started:.0f} s", value)
-        else:
-            result = value
-    return result
 
 
 agents.describe_for_agents(ChannelViewsTab.channel_views, (

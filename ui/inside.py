@@ -27,7 +27,7 @@ from dream.endpoints import PARAMS, Param
 from ui import agents, controls, ids, outputs
 from ui.atlas import AtlasTab
 from ui.messages import user_message
-from ui.studio import Studio, relay, stream
+from ui.studio import Studio, relay, rendering, stream
 
 PREFIX = ids.INSIDE_PREFIX
 DEFAULT_LAYER = "mixed4d"
@@ -219,15 +219,9 @@ class InsideTab:
             objective = inside.group_directions(layer, found.directions)
             start = atlas_module.start_images(range(count), atlas.settings)
 
-            def produce(progress):
-                yield atlas.optimise(objective, start, lambda fraction: (progress(fraction), stop.is_set())[1])
-
-            pictures = None
-            for kind, value in relay(produce, stop):
-                if kind == "report":
-                    yield gr.skip(), outputs.status_html(f"{title}; rendering what each responds to…", value)
-                else:
-                    pictures = value
+            pictures = yield from rendering(lambda report: atlas.optimise(objective, start, report),
+                                            stop, f"{title}; rendering what each responds to…",
+                                            time.monotonic())
             if pictures is None:
                 yield maps, outputs.status_html(f"Stopped: {title}, shown as maps only.", kind="done")
                 return

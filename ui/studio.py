@@ -62,6 +62,25 @@ def relay(produce: Callable[[Callable[[Any], None]], Iterator[Any]], stop: threa
         stop.set()
 
 
+def rendering(compute, stop, label: str, started: float):
+    """Runs `compute(report)` in a worker thread (`relay`), yielding (skip, status line) as
+    it reports; returns its result (None when stopped). `report(fraction)` returns True
+    once Stop was pressed."""
+    def produce(progress):
+        def report(fraction: float) -> bool:
+            progress(fraction)
+            return stop.is_set()
+        yield compute(report)
+
+    result = None
+    for kind, value in relay(produce, stop):
+        if kind == "report":
+            yield gr.skip(), status_html(f"{label} · {time.monotonic() - started:.0f} s", value)
+        else:
+            result = value
+    return result
+
+
 def stream(work: Callable[[ProgressCallback], dream.DreamResult], stop: threading.Event
            ) -> Generator[dream.Progress, None, dream.DreamResult]:
     """Runs `work` in a thread (`relay`); yields its progress reports; returns its result.
