@@ -46,7 +46,7 @@ from dream.model import PRECISIONS, InceptionModel
 from dream.objectives import PIXELS, START, Objective
 
 OPTIMIZERS = ("ascent", "adam")
-NORMALIZATIONS = ("sum", "per_term")
+NORMALIZATIONS = ("sum", "per_term", "each_term")
 SCHEDULE_PRECISIONS = ("auto",) + PRECISIONS
 MIN_OCTAVE_SIDE = 32  # smaller octaves carry no useful detail, so they are skipped
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-3
@@ -72,7 +72,9 @@ class Schedule:
     # "roll" (the random roll only) or "lucid" (+ pad, jitter, scale, rotate per step)
     transforms: str = "roll"
     # "sum": the objective's gradient is normalised as a whole; "per_term": each weighted
-    # term's gradient is normalised on its own, then the weights apply
+    # term's gradient is normalised on its own, then the weights apply (the terms reading
+    # the network together); "each_term": every term on its own, network terms included
+    # (one backward pass each: the objective mixer, whose terms read different layers)
     normalization: str = "sum"
     # Tiles roll by up to a whole tile (the notebook's calc_grad_tiled), not just ±jitter
     tile_roll: bool = True
@@ -215,6 +217,18 @@ def mean_abs_normalize(x: tf.Tensor) -> tf.Tensor:
     return tf.math.divide_no_nan(x, scale)
 
 
+def normalize_within(x: tf.Tensor, region: tf.Tensor | None) -> tf.Tensor:
+    """x scaled so its mean |x| over `region` (a [1,H,W,1] weight map, 1 inside) is 1, per
+    batch element: a step normalised this way has the same strength inside a painted
+    mask whatever the mask's size. Without a region: `mean_abs_normalize`."""
+    if region is None:
+        return mean_abs_normalize(x)
+    axes = list(range(1, len(x.shape)))
+    scale = tf.math.divide_no_nan(tf.reduce_mean(tf.abs(x), axis=axes, keepdims=True),
+                                  tf.reduce_mean(region))
+    return tf.math.divide_no_nan(x, scale)
+
+
 def _at_least(batch: tf.Tensor, min_side: int) -> tf.Tensor:
     """Upsamples a [B,h,w,3] batch so both sides are ≥ min_side (the classifier's need)."""
     if not min_side:
@@ -230,6 +244,29 @@ def _tile_edges(length: tf.Tensor, tile_size: tf.Tensor) -> tf.Tensor:
     """Boundaries of ⌈length/tile_size⌉ near-equal tiles (no thin leftover tile)."""
     count = transform_module.tile_count(length, tile_size)
     return (tf.range(count + 1) * length) // count
+
+
+def _without_conflicts(parts: list[tf.Tensor], weights: list[tf.Tensor]) -> list[tf.Tensor]:
+    """Each positive term's step with its component that would raise a negative term
+    removed (Yu et al. 2020, "Gradient Surgery for Multi-Task Learning", PCGrad, applied
+    one way): a suppressed term ("− dogs") does not rise as a side effect of the wanted
+    ones, which on a network whose features all grow together it otherwise does. Steps
+    that agree, and the negative terms' own, are left as they are."""
+    def dot(a, b):
+        return tf.reduce_sum(a * b, axis=list(range(1, len(a.shape))), keepdims=True)
+
+    out = list(parts)
+    for i in range(len(parts)):
+        for j in range(len(parts)):
+            if i == j:
+                continue
+            # parts[j] descends term j when its weight is negative; parts[i] (positive)
+            # raises term j when it points against parts[j].
+            overlap = tf.minimum(dot(out[i], parts[j]), 0.0)
+            applies = tf.logical_and(weights[i] > 0, weights[j] < 0)
+            coefficient = tf.where(applies, tf.math.divide_no_nan(overlap, dot(parts[j], parts[j])), 0.0)
+            out[i] = out[i] - coefficient * parts[j]
+    return out
 
 
 # ----------------------------------------------------------------------------- the engine
@@ -261,6 +298,7 @@ class Engine:
         limits: Limits = DEFAULT_LIMITS,
         optimizer_state: OptimizerState | None = None,
         start_image: np.ndarray | None = None,
+        masks: np.ndarray | None = None,
     ) -> np.ndarray:
         """Optimises `image` (HWC, 0..255) for `objective`; returns float32 HWC, same size.
 
@@ -277,6 +315,11 @@ class Engine:
         `start_image` (the image's shape) is what an objective reading `START` compares the
         pixels with, aligned like the target (default: `image`, this call's start); pass
         the first frame's input to measure the change over a whole animation.
+        `masks` [H, W, terms] (0..1, one map per weighted term of the objective) confines
+        each term to where its map is 1: its gradient is multiplied by its map in image
+        coordinates (after the roll, tiles and transforms are undone, so the mask follows
+        them exactly) and each term is normalised on its own inside its map; pixels
+        outside every map do not move (the detail carried up from smaller octaves too).
         """
         schedule = schedule.validated(limits)
         self.check(objective)
@@ -295,7 +338,15 @@ class Engine:
         start = (tf.constant(start_image if batched else start_image[None], tf.float32)
                  if uses_start and start_image is not None
                  else original if uses_start else tf.zeros((1, 1, 1, 3)))
-        step_fn = self._step_function(objective, schedule)
+        uses_masks = masks is not None
+        if uses_masks:
+            masks = np.asarray(masks, np.float32)
+            terms = len(objective.terms) or 1
+            if masks.ndim != 3 or masks.shape[:2] != (height, width) or masks.shape[2] != terms:
+                raise ValueError(f"The masks must be {height}×{width} with one map per term "
+                                 f"({terms}); got shape {masks.shape}.")
+        full_masks = tf.constant(masks[None] if uses_masks else np.ones((1, 1, 1, 1), np.float32))
+        step_fn = self._step_function(objective, schedule, uses_masks)
         parametrization = param_module.parametrization(schedule.parametrization)
         params = {name: tf.constant(value) for name, value in objective.params.items()}
 
@@ -305,7 +356,11 @@ class Engine:
         step_index = step_offset
         for size in sizes:
             base = resize(original, size)
-            current = base + resize(detail, size)
+            octave_masks = resize(full_masks, size) if uses_masks else full_masks
+            carried = resize(detail, size)
+            if uses_masks:  # what smaller octaves dreamed stays inside the masks too
+                carried *= tf.reduce_max(octave_masks, axis=-1, keepdims=True)
+            current = base + carried
             octave_target = resize(target, size) if target_image is not None else target
             octave_start = resize(start, size) if uses_start else start
             moment = optimizer_state.get(size) if optimizer_state is not None else None
@@ -316,7 +371,7 @@ class Engine:
             while remaining > 0:
                 steps = min(remaining, max(1, steps_per_call))
                 current, moment, _ = step_fn(
-                    current, octave_target, octave_start, params, tf.constant(steps), schedule.step_size,
+                    current, octave_target, octave_start, octave_masks, params, tf.constant(steps), schedule.step_size,
                     tf.constant(schedule.tile_size), tf.constant(schedule.jitter),
                     tf.constant(schedule.tile_roll), tf.constant([schedule.seed, step_index], tf.int32),
                     moment,
@@ -396,32 +451,35 @@ class Engine:
 
     # --- compilation
 
-    def step_key(self, objective: Objective, schedule: Schedule) -> tuple:
+    def step_key(self, objective: Objective, schedule: Schedule, masked: bool = False) -> tuple:
         """What the compiled step of (objective, schedule) depends on: the objective's
         structure and the schedule's options that change the graph (not its numbers)."""
-        return ("step", objective.key, schedule.laplacian_levels, schedule.optimizer,
-                schedule.parametrization, schedule.transforms, schedule.normalization,
-                self.precision_of(schedule)) + self._overrides_key(schedule)
+        return (("step", objective.key, schedule.laplacian_levels, schedule.optimizer,
+                 schedule.parametrization, schedule.transforms, schedule.normalization,
+                 self.precision_of(schedule)) + self._overrides_key(schedule)
+                + (("masked",) if masked else ()))
 
     @staticmethod
     def _overrides_key(schedule: Schedule) -> tuple:
         # Empty without overrides, so every other step keeps the key it always had.
         return (tuple(schedule.gradient_overrides),) if schedule.gradient_overrides else ()
 
-    def _step_function(self, objective: Objective, schedule: Schedule):
+    def _step_function(self, objective: Objective, schedule: Schedule, masked: bool = False):
         # Kept with the model's feature functions under one bound (`FunctionCache`): each
         # step holds its own graph (11–28 MB on the full-size model), so they cannot pile up.
-        return self.model.function_cache.get(self.step_key(objective, schedule),
-                                             lambda: self._compile(objective, schedule))
+        return self.model.function_cache.get(self.step_key(objective, schedule, masked),
+                                             lambda: self._compile(objective, schedule, masked))
 
-    def _compile(self, objective: Objective, schedule: Schedule):
+    def _compile(self, objective: Objective, schedule: Schedule, masked: bool = False):
         terms_of = self._terms_function(objective, self.precision_of(schedule),
                                         schedule.gradient_overrides)
         uses_target = bool(objective.target_layers)
         uses_start = START in objective.layers
         levels, optimizer = schedule.laplacian_levels, schedule.optimizer
-        groups = objective.normalization_groups()
-        per_term = schedule.normalization == "per_term" and len(groups) > 1
+        # Masks confine each term on its own, so each term is its own group then.
+        each_term = masked or schedule.normalization == "each_term"
+        groups = objective.normalization_groups(each_term)
+        per_term = masked or (schedule.normalization in ("per_term", "each_term") and len(groups) > 1)
         transform_name = schedule.transforms
         parametrization = param_module.parametrization(schedule.parametrization)
 
@@ -467,19 +525,30 @@ class Engine:
             tiles = tf.cast((tf.size(ys) - 1) * columns, tf.float32)
             return tf.roll(total_grad, -shift, axis=[2, 3]), total_loss / tiles
 
-        def combine(grads, params):
-            """One ascent direction from the per-group gradients."""
+        def combine(grads, params, masks, coverage):
+            """One ascent direction from the per-group gradients (each group one term and
+            its mask when `masked`)."""
             if not per_term:
                 grad = grads[0]
             else:
                 # Each group's step has the strength of its weights (Σ|w|), whatever the
-                # scale of its gradient.
+                # scale of its gradient (inside its mask, when masked).
                 weights = objective.term_weights(params)
-                grad = tf.add_n([tf.add_n([tf.abs(weights[i]) for i in group]) * mean_abs_normalize(grads[k])
-                                 for k, group in enumerate(groups)])
+                parts = []
+                for k, group in enumerate(groups):
+                    part = grads[k]
+                    if masked:
+                        mask = masks[..., k:k + 1]
+                        part = normalize_within(part * mask, mask)
+                    else:
+                        part = mean_abs_normalize(part)
+                    parts.append(tf.add_n([tf.abs(weights[i]) for i in group]) * part)
+                if each_term:
+                    parts = _without_conflicts(parts, [weights[group[0]] for group in groups])
+                grad = tf.add_n(parts)
             if levels:
                 grad = laplacian_normalize(grad, levels)
-            return mean_abs_normalize(grad)
+            return normalize_within(grad, coverage)
 
         image_spec = tf.TensorSpec([None, None, None, 3], tf.float32)
         moment_spec = tf.TensorSpec(None, tf.float32)
@@ -487,6 +556,7 @@ class Engine:
             image_spec,                                   # image batch
             image_spec,                                   # target batch (or a 1x1 dummy)
             image_spec,                                   # start batch (or a 1x1 dummy)
+            tf.TensorSpec([1, None, None, None], tf.float32),  # masks, one per term (or 1x1x1)
             {name: tf.TensorSpec([None] * np.ndim(v), tf.as_dtype(np.asarray(v).dtype))
              for name, v in objective.params.items()},    # objective parameters
             tf.TensorSpec([], tf.int32),                  # steps
@@ -499,10 +569,12 @@ class Engine:
         ]
 
         @tf.function(input_signature=signature)
-        def ascend(image, target, start, params, steps, step_size, tile_size, jitter, whole_tile,
-                   seed, moment):
+        def ascend(image, target, start, masks, params, steps, step_size, tile_size, jitter,
+                   whole_tile, seed, moment):
             self.trace_count += 1  # Python side effect: runs only while tracing
             m, v, t = moment
+            # Where any term may act; pixels outside it never move.
+            coverage = tf.reduce_max(masks, axis=-1, keepdims=True) if masked else None
             loss = tf.constant(0.0)
             height, width = tf.shape(image)[1], tf.shape(image)[2]
             for i in tf.range(steps):
@@ -511,7 +583,7 @@ class Engine:
                                                      whole_tile)
                 grads, loss = gradients(image, target, start, params, tile_size, shift,
                                         tf.stack([step_seed[0] + 1, step_seed[1] * 64]))
-                grad = combine(grads, params)
+                grad = combine(grads, params, masks, coverage)
                 grad = parametrization.to_parameters_gradient(image, grad)
                 if optimizer == "adam":
                     # On the normalised gradient, so its epsilon means the same at any scale.
@@ -522,8 +594,10 @@ class Engine:
                     change = parametrization.to_pixels_linear(
                         image, step_size * m_hat / (tf.sqrt(v_hat) + ADAM_EPSILON))
                 else:
-                    change = step_size * mean_abs_normalize(
-                        parametrization.to_pixels_linear(image, grad))
+                    change = step_size * normalize_within(
+                        parametrization.to_pixels_linear(image, grad), coverage)
+                if masked:  # a Fourier parametrisation spreads a change over the image
+                    change = tf.reshape(change, tf.shape(image)) * coverage
                 # The projection back onto valid pixels.
                 image = tf.clip_by_value(image + tf.reshape(change, tf.shape(image)), 0.0, 255.0)
             return image, (m, v, t), loss
@@ -559,5 +633,5 @@ def megapixel_steps(height: int, width: int, schedule: Schedule) -> float:
 __all__ = [
     "Engine", "OptimizerState", "Schedule", "Progress", "ProgressCallback", "ProgressTracker",
     "engine_for", "octave_sizes", "resize", "laplacian_normalize", "mean_abs_normalize",
-    "to_uint8", "total_octave_steps", "megapixel_steps",
+    "to_uint8", "total_octave_steps", "megapixel_steps", "normalize_within",
 ]

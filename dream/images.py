@@ -134,6 +134,22 @@ def load_rgb(source) -> tuple[np.ndarray, list[str]]:
     return np.asarray(to_rgb(image)), notes
 
 
+def load_rgba(source) -> np.ndarray:
+    """uint8 H×W×4 from a path, bytes, PIL image or array (opaque when it has no alpha),
+    checked like `load_rgb` (size before decoding, unreadable files named): a painting
+    whose transparent parts mean "nothing painted here"."""
+    if isinstance(source, np.ndarray):
+        array = np.asarray(source)
+        if array.ndim == 2:
+            array = np.repeat(array[:, :, None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] not in (3, 4):
+            raise ImageError(f"An image must be H×W×3 or H×W×4; got shape {array.shape}.")
+        if array.shape[2] == 3:
+            array = np.concatenate([array, np.full(array.shape[:2] + (1,), 255, array.dtype)], 2)
+        return np.clip(array, 0, 255).astype(np.uint8)
+    return np.asarray(_open(source).convert("RGBA"))
+
+
 def fit_to_limits(image: np.ndarray, limits: Limits = DEFAULT_LIMITS,
                   max_side: int | None = None) -> tuple[np.ndarray, list[str]]:
     """Downscales so the longest side is ≤ max_side; refuses images that are too small."""

@@ -82,15 +82,19 @@ class Objective:
         """One key per term of a weighted sum (one for a plain objective)."""
         return tuple(term.key for _, term in self.terms) if self.terms else (self.key,)
 
-    def normalization_groups(self) -> tuple[tuple[int, ...], ...]:
+    def normalization_groups(self, each_term: bool = False) -> tuple[tuple[int, ...], ...]:
         """Indices of the terms whose gradients are normalised together.
 
         Every term that reads only pixels (a smoothness term) is a group of its own; the
         terms that read the network form one group, since a backward pass per term would
         multiply the cost, and their measures are already relative (a feature distance
-        over the target's scale, a Gram distance over the style's).
+        over the target's scale, a Gram distance over the style's). `each_term`: every
+        term is a group (the mixer's terms read unrelated layers and classes, whose scales
+        differ by orders of magnitude, and each may have its own mask).
         """
         terms = [term for _, term in self.terms] if self.terms else [self]
+        if each_term:
+            return tuple((i,) for i in range(len(terms)))
         network = tuple(i for i, term in enumerate(terms) if term.model_layers or term.target_layers)
         pixels = tuple((i,) for i, term in enumerate(terms) if i not in network)
         return ((network,) if network else ()) + pixels
