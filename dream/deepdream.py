@@ -7,7 +7,8 @@ making an animation from it:
 - **feedback loop**: each frame dreams a little more on the previous frame, so the GIF
   shows the patterns growing out of the photo;
 - **fractal zoom**: each frame crops a margin on every side, scales back up and dreams
-  again, so the GIF zooms forever into an ever-dreaming landscape.
+  again, so the GIF zooms forever into an ever-dreaming landscape; it may also turn and
+  slide each frame, and close into a seamless loop (`dream.loops`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from __future__ import annotations
 from dataclasses import asdict, replace
 
 import numpy as np
-import tensorflow as tf
 
-from dream import images
-from dream.engine import ProgressCallback, Schedule, engine_for, resize
+from dream import images, loops
+from dream.engine import ProgressCallback, Schedule, engine_for
 from dream.frames import run_frames
+# Re-exported: the fractal zoom's crop-and-rescale lives with the other loop moves now.
+from dream.loops import zoom_in  # noqa: F401
 from dream.limits import DEFAULT_LIMITS, Limits, check_range
 from dream.model import CLASS_LOGITS, InceptionModel
 from dream.objectives import Objective, channel, class_logit, layer_mean
@@ -79,34 +81,69 @@ def _settings(technique: str, model: InceptionModel, objective: Objective, sched
 
 def deep_dream(
     model: InceptionModel, image, objective: Objective, schedule: Schedule = DEFAULT_SCHEDULE,
-    *, frames: int = 8, on_progress: ProgressCallback | None = None,
-    limits: Limits = DEFAULT_LIMITS, max_side: int | None = None,
+    *, frames: int = 8, preserve_colors: bool = False, masks: np.ndarray | None = None,
+    on_progress: ProgressCallback | None = None, limits: Limits = DEFAULT_LIMITS,
+    max_side: int | None = None,
 ) -> DreamResult:
-    """Feedback-loop Deep Dream: `frames` rounds of the octave schedule, each on the last."""
+    """Feedback-loop Deep Dream: `frames` rounds of the octave schedule, each on the last.
+
+    `preserve_colors` shows the dream's light and shade on the photo's own colours
+    (`dream.colours`, neural-dream's `-original_colors`). `masks` confine each term of
+    the objective to a region (`Engine.run`).
+    """
     picture, notes = images.prepare(image, limits, max_side)
     run = run_frames(model, picture, objective, schedule, frames, limits=limits,
-                     on_progress=on_progress)
-    settings = _settings("deep_dream", model, objective, schedule, frames, picture)
+                     on_progress=on_progress, colours=picture if preserve_colors else None,
+                     masks=masks)
+    settings = _settings("deep_dream", model, objective, schedule, frames, picture,
+                         preserve_colors=bool(preserve_colors))
     return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)
-
-
-def zoom_in(image: np.ndarray, margin: float) -> np.ndarray:
-    """Crops `margin` (a fraction of each side) from every edge and scales back up."""
-    height, width = image.shape[:2]
-    dy, dx = max(1, round(height * margin)), max(1, round(width * margin))
-    cropped = tf.constant(image[dy:height - dy, dx:width - dx], tf.float32)
-    return resize(cropped, (height, width)).numpy()
 
 
 def fractal_zoom(
     model: InceptionModel, image, objective: Objective, schedule: Schedule = ZOOM_SCHEDULE,
-    *, frames: int = 12, zoom: float = 0.015, on_progress: ProgressCallback | None = None,
-    limits: Limits = DEFAULT_LIMITS, max_side: int | None = None,
+    *, frames: int = 12, zoom: float = 0.015, rotate: float = 0.0,
+    shift: tuple[float, float] = (0.0, 0.0), seamless: bool = False,
+    preserve_colors: bool = False, masks: np.ndarray | None = None,
+    on_progress: ProgressCallback | None = None, limits: Limits = DEFAULT_LIMITS,
+    max_side: int | None = None,
 ) -> DreamResult:
-    """Dream, zoom in by `zoom` of each side, dream again: `frames` times."""
+    """Dream, move the picture, dream again: `frames` times.
+
+    Between frames the picture zooms in by `zoom` of each side, turns `rotate` degrees
+    counter-clockwise and slides by `shift` = (dx, dy) px at the working size
+    (`dream.loops.frame_transform`). `seamless` dreams a quarter more frames and
+    crossfades them into the first ones, so the GIF loops without a jump
+    (`dream.loops.seamless_loop`; its first frame is then a dreamed one, not the photo).
+    `preserve_colors` keeps the photo's colours, the photo moving along with the zoom;
+    `masks` (`Engine.run`) move along with it too.
+    """
     check_range("zoom", zoom, 0.005, 0.25)
+    check_range("rotate", rotate, -loops.MAX_ROTATE, loops.MAX_ROTATE)
+    if len(shift) != 2:
+        raise ValueError(f"shift must be two numbers, (dx, dy) in pixels (got {shift!r}).")
+    shift = (float(shift[0]), float(shift[1]))
+    check_range("shift dx", shift[0], -loops.MAX_SHIFT, loops.MAX_SHIFT)
+    check_range("shift dy", shift[1], -loops.MAX_SHIFT, loops.MAX_SHIFT)
+    check_range("frames", frames, 1, limits.max_frames)
+    # A seamless loop dreams `overlap` frames more, to blend into its first ones.
+    overlap = loops.check_loop_frames(frames, limits.max_frames) - frames if seamless else 0
+
     picture, notes = images.prepare(image, limits, max_side)
-    run = run_frames(model, picture, objective, schedule, frames, limits=limits,
-                     on_progress=on_progress, between_frames=lambda frame: zoom_in(frame, zoom))
-    settings = _settings("fractal_zoom", model, objective, schedule, frames, picture, zoom=zoom)
-    return DreamResult(run.frames[-1], run.frames, settings, notes, run.stopped)
+
+    def move(frame: np.ndarray) -> np.ndarray:
+        return loops.frame_transform(frame, zoom, rotate, shift)
+
+    run = run_frames(model, picture, objective, schedule, frames + overlap, limits=limits,
+                     on_progress=on_progress, colours=picture if preserve_colors else None,
+                     masks=masks, between_frames=move)
+    recorded = run.frames
+    if seamless and run.stopped:
+        recorded = recorded[:frames + 1]
+        notes.append("Stopped before the loop could be closed: the frames so far are not a loop.")
+    elif seamless:
+        recorded = loops.seamless_loop(recorded, overlap)
+    settings = _settings("fractal_zoom", model, objective, schedule, frames, picture, zoom=zoom,
+                         rotate=float(rotate), shift=list(shift), seamless=bool(seamless),
+                         loop_overlap=overlap, preserve_colors=bool(preserve_colors))
+    return DreamResult(recorded[-1], recorded, settings, notes, run.stopped)

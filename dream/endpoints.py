@@ -24,7 +24,7 @@ import numpy as np
 from dream import guided as guided_module
 from dream import images
 from dream import style as style_module
-from dream.deepdream import deep_dream, dream_objective, fractal_zoom
+from dream.deepdream import deep_dream, fractal_zoom
 from dream.engine import ProgressCallback, Schedule
 from dream.frames import check_request
 from dream.guided import guided_dream
@@ -35,6 +35,8 @@ from dream.presets import BASE_SCHEDULES, technique_defaults
 from dream.result import DreamResult
 from dream.style import style_transfer
 from dream import fast_style as fast_style_module
+from dream import loops
+from dream import mixer
 from dream import video as video_module
 
 # The server's caps, whatever a caller sends. One step on mixed4c at 512² (0.26 MP) takes
@@ -61,7 +63,9 @@ DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting lay
 GIF_MAX_FRAMES = 60
 
 # What a preset leaves alone: the user's image size and GIF choices.
-KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong", "exact")
+# and the artist's controls (colours, the mix and its masks, the loop's motion).
+KEPT_BY_PRESETS = ("max_side", "frame_duration_ms", "hold_last_ms", "pingpong", "exact",
+                   "preserve_colors", "mix", "mask", "rotate", "shift_x", "shift_y", "seamless")
 SCHEDULE_KEYS = ("steps", "step_size", "octaves", "octave_scale", "tile_size", "jitter",
                  "laplacian_levels", "optimizer", "seed")
 
@@ -80,7 +84,8 @@ class ParameterError(ValueError):
 class Param:
     """One request parameter: its type, allowed values, and the words that explain it."""
 
-    kind: str                     # "int", "float", "bool", "choice", "text", "layers"
+    kind: str                     # "int", "float", "bool", "choice", "text", "layers",
+                                  # "mix" (`dream.mixer`), "image" (a file, loaded later)
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] = ()
@@ -141,6 +146,16 @@ class Param:
             return tuple(dict.fromkeys(item.strip() for item in value))
         raise ParameterError(f"{name} must be a list of layer names, e.g. "
                              f"['mixed3a', 'mixed4a'] (got {value!r}).")
+
+    def _check_mix(self, name: str, value: Any) -> tuple:
+        try:
+            return mixer.check_mix(value, name)
+        except mixer.MixError as error:
+            raise ParameterError(str(error)) from None
+
+    def _check_image(self, name: str, value: Any) -> Any:
+        """Passed on: the page's upload checks have run, and `prepare` loads it."""
+        return value
 
 
 LIMITS = SERVER_LIMITS
@@ -214,6 +229,32 @@ PARAMS: dict[str, Param] = {
     "zoom": Param("float", 0.005, 0.25, label="Zoom per frame", step=0.005,
                   help="Fraction of each side cropped away before every frame, then scaled "
                        "back up: larger zooms faster (and blurs more)."),
+    # --- loops (fractal zoom)
+    "rotate": Param("float", -loops.MAX_ROTATE, loops.MAX_ROTATE, label="Rotate per frame (°)",
+                    step=0.5, help="Turns the picture by this many degrees before every frame "
+                                   "(with the zoom: a spiralling dive); negative turns clockwise."),
+    "shift_x": Param("float", -loops.MAX_SHIFT, loops.MAX_SHIFT, label="Move right per frame (px)",
+                     step=1, help="Moves the picture this many pixels right before every frame "
+                                  "(negative: left); the edge that opens up is mirrored in."),
+    "shift_y": Param("float", -loops.MAX_SHIFT, loops.MAX_SHIFT, label="Move down per frame (px)",
+                     step=1, help="Moves the picture this many pixels down before every frame "
+                                  "(negative: up)."),
+    "seamless": Param("bool", label="Seamless loop",
+                      help="The animation's last frame blends into its first, so it loops "
+                           "without a jump (a quarter more frames are dreamed to blend them)."),
+    # --- the objective mixer and its painted masks
+    "mix": Param("mix", label="Mix in more objectives",
+                 help=f"Up to {mixer.MAX_MIXED} more things to dream of, mixed with the main "
+                      f"objective (weight 1): a list of terms such as [{{\"class_name\": "
+                      f"\"dog\", \"weight\": -0.5}}, {{\"layer\": \"mixed4a\", \"channel\": 97, "
+                      f"\"weight\": 0.5}}, {{\"layer\": \"mixed3b\"}}]. Each term is a layer, a "
+                      f"channel of a layer or a class, with a weight from -1 to 1: its share "
+                      f"of the step; a negative weight suppresses it. [] or null: none."),
+    "mask": Param("image", label="Where each term dreams (a painting)",
+                  help="Optional: a picture of the photo's shape, painted red where the main "
+                       "objective dreams and green, blue, yellow where the mix's terms 1, 2, 3 "
+                       "dream; transparent or black elsewhere. A term with no paint dreams "
+                       "everywhere; where no term dreams, the photo stays as it is."),
     # --- guided hallucination
     "guide_is_dream": Param("bool", label="Dream on the guide itself",
                             help="Ignore the image to dream on and amplify the guide's own "
@@ -245,9 +286,11 @@ PARAMS: dict[str, Param] = {
                                "imposed, relative to the content."),
     "content_weight": Param("float", 0.0, 10.0, label="Content weight", step=0.1,
                             help="How strongly the content photo's features are kept."),
-    "preserve_colors": Param("bool", label="Keep the content's colours",
-                             help="Take only the style's brushwork: the result keeps the "
-                                  "content photo's colours."),
+    "preserve_colors": Param("bool", label="Keep the photo's colours",
+                             help="The result keeps the photo's own colours and takes only "
+                                  "the brightness of what was dreamed (neural-dream's "
+                                  "-original_colors; in style transfer: only the style's "
+                                  "brushwork)."),
     "second_style_share": Param("float", 0.0, 1.0, label="Share of the second style", step=0.05,
                                 help="With a second style image: how much of the blend it "
                                      "makes up (0 to 1)."),
@@ -287,8 +330,11 @@ PARAMS: dict[str, Param] = {
 SCHEDULE_PARAMS = ("step_size", "octaves", "octave_scale", "tile_size", "jitter",
                    "laplacian_levels", "seed")
 GIF_PARAMS = ("frame_duration_ms", "hold_last_ms", "pingpong")
-# Last in every dreaming endpoint, so callers passing the others by position keep working.
+# After the others in every dreaming endpoint, so callers passing the others by position
+# keep working; what came later (the artist's controls) follows it.
 PRECISION_PARAMS = ("exact",)
+ARTIST_PARAMS = ("preserve_colors", "mix", "mask")
+LOOP_PARAMS = ("rotate", "shift_x", "shift_y", "seamless")
 
 
 # ----------------------------------------------------------------------------- endpoints
@@ -362,7 +408,8 @@ class Endpoint:
         page = {"max_side": DEFAULT_MAX_SIDE, "frame_duration_ms": 120, "hold_last_ms": 600,
                 "pingpong": False, "objective": "layer", "channel": 0, "class_name": "jellyfish",
                 "layer": DEFAULT_LAYER, "guide_is_dream": False, "squared": True, "pre_relu": True,
-                "exact": False}
+                "exact": False, "preserve_colors": False, "mix": [], "mask": None,
+                "rotate": 0.0, "shift_x": 0.0, "shift_y": 0.0, "seamless": False}
         own = {"dream_video": _video_defaults, "fast_style_transfer": _fast_style_defaults}
         values = {**page, **(own[self.name]() if self.name in own else technique_defaults(self.name))}
         values["max_side"] = values["max_side"] or DEFAULT_MAX_SIDE
@@ -479,34 +526,55 @@ def _given(source: Any) -> bool:
 
 
 def dream_target(model: InceptionModel, values: Mapping[str, Any]) -> Objective:
-    """What Deep Dream and the zoom amplify: a whole layer, one channel, or a class neuron."""
-    objective = values["objective"]
-    if objective == "class":
-        return dream_objective(model, class_name=values["class_name"])
-    layer = model.layer(values["layer"])  # "Unknown layer …" with suggestions
-    if objective == "channel":
-        if not 0 <= values["channel"] < layer.channels:
-            raise ParameterError(f"channel must be between 0 and {layer.channels - 1} for "
-                                 f"{layer.name}, which has {layer.channels} channels "
-                                 f"(got {values['channel']}).")
-        return dream_objective(model, layer.name, channel_index=values["channel"],
-                               pre_relu=values["pre_relu"])
-    return dream_objective(model, layer.name, squared=values["squared"])
+    """What Deep Dream and the zoom amplify: a whole layer, one channel, or a class neuron,
+    and the mix's terms with their weights (`dream.mixer`)."""
+    try:
+        main = mixer.term_objective(model, mixer.main_term(values))
+        return mixer.mixed_objective(model, main, values.get("mix") or ())
+    except mixer.MixError as error:
+        raise ParameterError(str(error)) from None
+
+
+def _painted_masks(values: Mapping[str, Any], picture: np.ndarray
+                   ) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
+    """(the painting fitted to the picture, its masks, notes); Nones without a painting."""
+    if not _given(values.get("mask")):
+        return None, None, []
+    try:
+        painting = mixer.fit_painting(values["mask"], picture.shape[:2])
+    except images.ImageError as error:
+        raise images.ImageError(f"mask: {error}") from error
+    terms = 1 + len(values.get("mix") or ())
+    masks, notes = mixer.masks_from_painting(painting, picture.shape[:2], terms)
+    return painting, masks, [f"Mask: {note}" for note in notes]
 
 
 def _prepare_dream(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
     picture, notes = fit_image(values["image"], values["max_side"], "the photo")
     target = dream_target(model, values)
-    schedule = check_request(picture.shape[:2], schedule_from(endpoint.name, values),
-                             values["frames"], SERVER_LIMITS)
+    painting, masks, mask_notes = _painted_masks(values, picture)
+    terms = (mixer.main_term(values),) + tuple(values.get("mix") or ())
+    schedule = mixer.mixed_schedule(schedule_from(endpoint.name, values), terms, masks is not None)
+    extra: dict[str, Any] = {"preserve_colors": values["preserve_colors"], "masks": masks}
+    frames = values["frames"]
+    if endpoint.name == "fractal_zoom":
+        extra.update(zoom=values["zoom"], rotate=values["rotate"], seamless=values["seamless"],
+                     shift=(values["shift_x"], values["shift_y"]))
+        if values["seamless"]:  # the frames dreamed to blend the loop count too
+            frames = loops.check_loop_frames(frames, SERVER_LIMITS.max_frames)
+    schedule = check_request(picture.shape[:2], schedule, frames, SERVER_LIMITS)
     technique = deep_dream if endpoint.name == "deep_dream" else fractal_zoom
-    extra = {"zoom": values["zoom"]} if endpoint.name == "fractal_zoom" else {}
 
     def work(on_progress: ProgressCallback) -> DreamResult:
-        return technique(model, picture, target, schedule, frames=values["frames"],
-                         on_progress=on_progress, limits=SERVER_LIMITS, **extra)
+        result = technique(model, picture, target, schedule, frames=values["frames"],
+                           on_progress=on_progress, limits=SERVER_LIMITS, **extra)
+        result.settings["mix"] = [term.label for term in terms]
+        result.settings["masked_terms"] = ([] if masks is None else
+                                           [term.label for k, term in enumerate(terms)
+                                            if masks[:, :, k].min() < 1.0])
+        return result
 
-    return Plan(work, picture, {"image": picture}, tuple(notes))
+    return Plan(work, picture, {"image": picture, "mask": painting}, tuple(notes + mask_notes))
 
 
 def _prepare_guided(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:
@@ -526,7 +594,8 @@ def _prepare_guided(endpoint: Endpoint, model: InceptionModel, values: dict) -> 
 
     def work(on_progress: ProgressCallback) -> DreamResult:
         return guided_dream(model, picture, guide, schedule=schedule, on_progress=on_progress,
-                            limits=SERVER_LIMITS, **options)
+                            limits=SERVER_LIMITS, preserve_colors=values["preserve_colors"],
+                            **options)
 
     return Plan(work, picture, inputs, tuple(notes))
 
@@ -578,7 +647,8 @@ def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     if source is None or (isinstance(source, str) and not source.strip()):
         raise video_module.VideoError("Please upload a video clip (or click the example).")
     target = dream_target(model, values)
-    schedule = video_schedule(values)
+    terms = (mixer.main_term(values),) + tuple(values.get("mix") or ())
+    schedule = mixer.mixed_schedule(video_schedule(values), terms, False)
     options = dict(fps=values["fps"] or None, max_side=values["max_side"], limits=SERVER_LIMITS,
                    video_limits=SERVER_VIDEO_LIMITS)
     # Not a video, too long, too much work: refused from the metadata, before "Dreaming…".
@@ -587,7 +657,7 @@ def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> P
     def work(on_progress: ProgressCallback, runs=None) -> DreamResult:
         return video_module.dream_video(model, source, target, schedule, blend=values["blend"],
                                         flow=values["flow"], on_progress=on_progress, runs=runs,
-                                        **options)
+                                        preserve_colors=values["preserve_colors"], **options)
 
     def on_pool(pool) -> Work:
         """The clip read here, cut into pieces dreamed on the pool's workers at once."""
@@ -644,14 +714,15 @@ ENDPOINTS: dict[str, Endpoint] = {
             "Deep Dream (feedback loop): amplifies what a layer, one of its channels or a class "
             "neuron sees in the photo; each frame dreams on the one before.",
             (Image("image", "the photo"),),
-            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS + PRECISION_PARAMS, _prepare_dream, _dream_label,
+            _DREAM_PARAMS + SCHEDULE_PARAMS + GIF_PARAMS + PRECISION_PARAMS + ARTIST_PARAMS,
+            _prepare_dream, _dream_label,
             seconds_at_defaults=60),
         Endpoint(
             "fractal_zoom",
             "Fractal zoom: dream, zoom in by `zoom` of each side, dream again, `frames` times.",
             (Image("image", "the photo"),),
             _DREAM_PARAMS[:7] + ("zoom",) + _DREAM_PARAMS[7:] + SCHEDULE_PARAMS + GIF_PARAMS
-            + PRECISION_PARAMS,
+            + PRECISION_PARAMS + ARTIST_PARAMS + LOOP_PARAMS,
             _prepare_dream, _dream_label, seconds_at_defaults=136),
         Endpoint(
             "guided",
@@ -663,7 +734,7 @@ ENDPOINTS: dict[str, Endpoint] = {
              Image("guide_image", "the guide image")),
             ("guide_is_dream", "layer", "similarity", "direction", "smoothness", "frames",
              "steps", "max_side", "smoothness_norm", "guide_weight") + SCHEDULE_PARAMS + GIF_PARAMS
-            + PRECISION_PARAMS,
+            + PRECISION_PARAMS + ("preserve_colors",),
             _prepare_guided, lambda v: f"{v.get('similarity')}-{v.get('direction')}",
             seconds_at_defaults=53),
         Endpoint(
@@ -686,7 +757,8 @@ ENDPOINTS: dict[str, Endpoint] = {
             (Image("video", "the video clip"),),
             _DREAM_PARAMS[:6] + ("steps", "max_side", "blend", "flow", "fps", "step_size",
                                  "octaves", "octave_scale", "tile_size", "jitter",
-                                 "laplacian_levels", "seed") + PRECISION_PARAMS,
+                                 "laplacian_levels", "seed") + PRECISION_PARAMS
+            + ("preserve_colors", "mix"),
             # Its steps are Deep Dream's (same objective and options), warmed up there.
             _prepare_video, _dream_label, warm_up=False, seconds_at_defaults=83,
             measured_on="a 3 s clip of 36 frames at 384 px"),

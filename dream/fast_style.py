@@ -49,11 +49,11 @@ import numpy as np
 import tensorflow as tf
 
 from dream import images
+from dream.colours import luminance, with_colours_of
 from dream.engine import Progress, ProgressCallback, to_uint8
 from dream.limits import DEFAULT_LIMITS, Limits, check_range
 from dream.model import ModelUnavailable, _cache_root
 from dream.result import DreamResult
-from dream.style import luminance, with_colours_of
 
 STYLE_MODEL_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
 STYLE_MODEL_NAME = "magenta/arbitrary-image-stylization-v1-256"

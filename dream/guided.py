@@ -137,7 +137,7 @@ def guided_dream(
     model: InceptionModel, dream_image, guide_image, *, layer: str = "mixed4c",
     similarity: str = "dot", direction: str = "toward", smoothness: float = 0.05,
     smoothness_norm: str = "cadl", guide_weight: float = 1.0,
-    schedule: Schedule = GUIDED_SCHEDULE, frames: int = 6,
+    schedule: Schedule = GUIDED_SCHEDULE, frames: int = 6, preserve_colors: bool = False,
     on_progress: ProgressCallback | None = None, limits: Limits = DEFAULT_LIMITS,
     max_side: int | None = None,
 ) -> DreamResult:
@@ -145,6 +145,8 @@ def guided_dream(
 
     Pass the same image twice to use the guide as its own dream. `smoothness` is the
     smoothing step's strength relative to the guide's (0: none, 1: equal).
+    `preserve_colors` keeps the colours of the image dreamed on (the guide's, when it is
+    its own dream): the guide's shapes arrive, its colours do not (`dream.colours`).
     """
     picture, notes = images.prepare(dream_image, limits, max_side)
     guide, guide_notes = images.prepare(guide_image, limits, max_side)
@@ -160,12 +162,13 @@ def guided_dream(
                                  smoothness_norm, guide_weight)
     run = run_frames(model, picture, objective, schedule, frames, limits=limits,
                      on_progress=on_progress, target_image=target,
-                     start_image=picture.astype(np.float32))
+                     start_image=picture.astype(np.float32),
+                     colours=picture if preserve_colors else None)
     settings = {
         "technique": "guided", "layer": layer, "similarity": similarity,
         "direction": direction, "smoothness": smoothness,
         "smoothness_norm": SMOOTHNESS_NORM_ALIASES.get(smoothness_norm, smoothness_norm),
-        "guide_weight": guide_weight, "frames": frames,
+        "guide_weight": guide_weight, "frames": frames, "preserve_colors": bool(preserve_colors),
         "size": [int(picture.shape[1]), int(picture.shape[0])], **asdict(schedule),
         "precision": engine_for(model).precision_of(schedule),
     }

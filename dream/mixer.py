@@ -93,8 +93,6 @@ def check_mix(value: Any, name: str = "mix") -> tuple[Term, ...]:
         except json.JSONDecodeError as error:
             raise MixError(f"{name} must be a JSON list of terms ({error.msg} at character "
                            f"{error.pos}).") from None
-    if isinstance(value, dict):
-        value = [value]
     if not isinstance(value, (list, tuple)):
         raise MixError(f"{name} must be a list of terms such as [{{\"class_name\": \"dog\", "
                        f"\"weight\": -0.5}}] (got {type(value).__name__}).")

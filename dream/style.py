@@ -31,9 +31,10 @@ from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image
 
 from dream import images
+# Re-exported: `from dream.style import with_colours_of, luminance` keeps working.
+from dream.colours import luminance, with_colours_of
 from dream.engine import ProgressCallback, Schedule, engine_for, to_uint8
 from dream.frames import run_frames
 from dream.limits import DEFAULT_LIMITS, Limits, check_range
@@ -57,20 +58,6 @@ STYLE_SCHEDULE = Schedule(steps=12, step_size=12.0, octaves=1, tile_size=512, ji
                           optimizer="adam", parametrization="fourier", transforms="lucid",
                           normalization="per_term", precision="float32")
 INITS = ("content", "noise")
-
-
-def luminance(image: np.ndarray) -> np.ndarray:
-    """Rec. 601 luma of an RGB array, replicated into three channels."""
-    y = np.asarray(Image.fromarray(to_uint8(image)).convert("L"), np.float32)
-    return np.repeat(y[:, :, None], 3, axis=2)
-
-
-def with_colours_of(result: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """`result`'s luminance with the chroma (Cb, Cr) of `colours`, as uint8 RGB."""
-    colours = images.resize_to(to_uint8(colours), result.shape[:2])
-    y = Image.fromarray(to_uint8(result)).convert("YCbCr").getchannel("Y")
-    _, cb, cr = Image.fromarray(colours).convert("YCbCr").split()
-    return np.asarray(Image.merge("YCbCr", (y, cb, cr)).convert("RGB"))
 
 
 def style_grams(model: InceptionModel, style: np.ndarray, layers: Sequence[str]) -> dict[str, np.ndarray]:

@@ -46,6 +46,7 @@ import cv2
 import numpy as np
 
 from dream.animation import AudioTrack, write_gif, write_mp4
+from dream.colours import with_colours_of
 from dream.engine import ProgressCallback, ProgressTracker, Schedule, engine_for, to_uint8
 from dream.engine import total_octave_steps
 from dream.frames import check_request
@@ -648,26 +649,37 @@ FrameRuns = Callable[[Sequence[np.ndarray], Schedule, "ProgressCallback | None"]
 
 def dream_frames(model: InceptionModel, frames: Sequence[np.ndarray], objective: Objective,
                  schedule: Schedule, *, blend: float, flow: bool, tracker: ProgressTracker,
-                 limits: Limits, lead_in: int = 0) -> list[np.ndarray]:
+                 limits: Limits, lead_in: int = 0, preserve_colors: bool = False) -> list[np.ndarray]:
     """Dreams `frames` one after another, each starting from its source blended with the
     previous dream (moved along the motion when `flow`); returns the dreamed frames but
     the first `lead_in`, which only lead in: a run of a clip cut into pieces starts a few
     frames before its piece, so that its first kept frame already carries a dream and the
-    pieces join without a jump. Ends early, with what it has, when `tracker` is stopped."""
+    pieces join without a jump. Ends early, with what it has, when `tracker` is stopped.
+    `preserve_colors` gives each dreamed frame (and the preview) its own source frame's
+    colours (`dream.colours`); the dream carried to the next frame is the uncorrected one,
+    as the working image of the other techniques."""
     engine = engine_for(model)
     dreamed: list[np.ndarray] = []
-    for index, frame in enumerate(frames):
-        motion = optical_flow(frames[index - 1], frame) if index and flow else None
-        start = _start_image(frame, dreamed[-1] if dreamed else None, blend, motion)
-        # Every frame gets the same random shifts, so what differs between two frames'
-        # dreams comes from the pictures, not from the jitter (measured: less flicker
-        # than fresh shifts each frame, with and without blending).
-        current = engine.run(objective, start, schedule, tracker=tracker, step_offset=0,
-                             limits=limits)
-        dreamed.append(to_uint8(current))
-        if tracker.stopped:
-            break
-    return dreamed[lead_in:]
+    shown: list[np.ndarray] = []
+    plain_render = tracker.render
+    try:
+        for index, frame in enumerate(frames):
+            motion = optical_flow(frames[index - 1], frame) if index and flow else None
+            start = _start_image(frame, dreamed[-1] if dreamed else None, blend, motion)
+            if preserve_colors:
+                tracker.render = lambda image, source=frame: with_colours_of(image, source)
+            # Every frame gets the same random shifts, so what differs between two frames'
+            # dreams comes from the pictures, not from the jitter (measured: less flicker
+            # than fresh shifts each frame, with and without blending).
+            current = engine.run(objective, start, schedule, tracker=tracker, step_offset=0,
+                                 limits=limits)
+            dreamed.append(to_uint8(current))
+            shown.append(with_colours_of(current, frame) if preserve_colors else dreamed[-1])
+            if tracker.stopped:
+                break
+    finally:
+        tracker.render = plain_render
+    return shown[lead_in:]
 
 
 def dream_video(
@@ -676,6 +688,7 @@ def dream_video(
     flow: bool = DEFAULT_FLOW, fps: float | None = None, max_side: int | None = None,
     on_progress: ProgressCallback | None = None, limits: Limits = DEFAULT_LIMITS,
     video_limits: VideoLimits = DEFAULT_VIDEO_LIMITS, runs: "FrameRuns | None" = None,
+    preserve_colors: bool = False,
 ) -> VideoResult:
     """Dreams every frame of a clip (a path or bytes: MP4, WebM, MOV, animated GIF…).
 
@@ -687,7 +700,9 @@ def dream_video(
     frames dreamed so far. Refuses clips over `video_limits` before decoding them.
     `runs` dreams the decoded frames elsewhere (`dream.pool.video_pieces`: the clip cut
     into pieces dreamed on a pool's workers); the settings then also give the flicker at
-    the pieces' joins and inside them.
+    the pieces' joins and inside them. `preserve_colors` keeps each frame's own colours
+    (`dream.colours`); `runs` must then keep them too (the pool's jobs read it from the
+    endpoint's values).
     """
     check_range("blend", blend, 0.0, 0.95)
     info = probe_video(source)
@@ -705,7 +720,8 @@ def dream_video(
         steps_per_frame = total_octave_steps(*size, schedule)
         tracker = ProgressTracker(steps_per_frame * len(clip.frames), on_progress)
         dreamed = dream_frames(model, clip.frames, objective, schedule, blend=blend, flow=flow,
-                               tracker=tracker, limits=frame_limits)
+                               tracker=tracker, limits=frame_limits,
+                               preserve_colors=preserve_colors)
         stopped = tracker.stopped
     else:
         dreamed, stopped, joins = runs(clip.frames, schedule, on_progress)
@@ -726,6 +742,7 @@ def dream_video(
         "fps": float(clip.fps),
         "blend": float(blend),
         "flow": bool(flow),
+        "preserve_colors": bool(preserve_colors),
         "max_side": side,
         "source": {
             "container": info.container, "codec": info.codec,

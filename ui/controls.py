@@ -82,7 +82,9 @@ def widget(name: str, value: Any, prefix: str | None = None, **options: Any) -> 
     param = PARAMS[name]
     common = dict(label=param.label, info=param.help, value=value)
     part = {"max_side": "max-side", "frames": "frames", "steps": "steps", "objective": "objective",
-            "layer": "layer", "channel": "channel", "class_name": "class", "exact": "exact"}.get(name)
+            "layer": "layer", "channel": "channel", "class_name": "class", "exact": "exact",
+            "preserve_colors": "colours", "rotate": "rotate", "shift_x": "shift-x",
+            "shift_y": "shift-y", "seamless": "seamless"}.get(name)
     if prefix and part:
         common["elem_id"] = ids.element(prefix, part)
     low, high = options.pop("minimum", param.low), options.pop("maximum", param.high)
@@ -181,7 +183,7 @@ def _fetching_urls(component: gr.components.Component, name: str, what: str) -> 
     component.async_move_resource_to_block_cache = move
 
 
-def photo(label: str, elem_id: str, name: str) -> gr.Image:
+def photo(label: str, elem_id: str, name: str, **options: Any) -> gr.Image:
     """An image input that hands the handler the uploaded file's path as it is.
 
     Gradio's own preprocessing opens the file with PIL first, so an unreadable upload fails
@@ -190,7 +192,7 @@ def photo(label: str, elem_id: str, name: str) -> gr.Image:
     path is a file the user uploaded.
     """
     image = gr.Image(label=label, type="filepath", image_mode=None, elem_id=elem_id,
-                     sources=["upload", "webcam", "clipboard"], height=260)
+                     sources=["upload", "webcam", "clipboard"], height=260, **options)
     image.preprocess = types.MethodType(_untouched_upload, image)
     image.data_model = _checked_upload_model(name)
     image.param_name = name

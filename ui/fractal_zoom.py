@@ -7,6 +7,7 @@ import gradio as gr
 from dream.endpoints import ENDPOINTS
 
 from ui import controls, ids, outputs
+from ui import mixer as mixer_ui
 from ui.studio import Studio
 
 ENDPOINT = ENDPOINTS["fractal_zoom"]
@@ -25,8 +26,18 @@ def build(studio: Studio) -> None:
             widgets.update(controls.amount_widgets(
                 PREFIX, values, "Frames of the zoom; each zooms in on the last, then dreams."))
             widgets["zoom"] = controls.widget("zoom", values["zoom"], PREFIX)
+            with gr.Accordion("Loops: turn, move, close the loop", open=False):
+                with gr.Row():
+                    for name in ("rotate", "shift_x", "shift_y"):
+                        widgets[name] = controls.widget(name, values[name], PREFIX)
+                widgets["seamless"] = controls.widget("seamless", values["seamless"], PREFIX)
+            widgets["preserve_colors"] = mixer_ui.keep_colours(PREFIX, values["preserve_colors"])
+            mix = mixer_ui.build(PREFIX, studio.model, photo)
+            widgets.update(mix.params)
             with gr.Accordion("Advanced", open=False):
                 widgets.update(controls.schedule_controls(PREFIX, values, ENDPOINT.params))
         with gr.Column(scale=6):
             panel = outputs.panel(PREFIX, "Zoom", enabled=studio.model is not None)
-    studio.wire(ENDPOINT, panel, {"image": photo}, widgets, picker, description)
+    studio.wire(ENDPOINT, panel, {"image": photo}, widgets, picker, description,
+                before_run=(mix.collect, mix.inputs, mix.outputs))
+    mix.wire(studio)

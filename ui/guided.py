@@ -31,6 +31,8 @@ def build(studio: Studio) -> None:
                 widgets["direction"] = controls.widget("direction", values["direction"])
                 widgets["smoothness"] = controls.widget("smoothness", values["smoothness"])
             widgets.update(controls.amount_widgets(PREFIX, values))
+            widgets["preserve_colors"] = controls.widget("preserve_colors", values["preserve_colors"],
+                                                         PREFIX)
             with gr.Accordion("Advanced", open=False):
                 with gr.Row():
                     widgets["smoothness_norm"] = controls.widget("smoothness_norm", values["smoothness_norm"])

@@ -17,7 +17,10 @@ PARTS = (
     "layer", "channel", "class", "objective", "exact",
     # second and third images of the guided and style tabs
     "guide", "style", "style2",
-)
+    # the artist's controls (ui.mixer) and the zoom's loops
+    "mixer", "paint", "mask", "colours", "rotate", "shift-x", "shift-y", "seamless",
+) + tuple(f"term{k}-{part}" for k in range(1, 4)
+          for part in ("kind", "layer", "channel", "class", "weight"))
 PREFIXES = {"deep_dream": "dd", "fractal_zoom": "fz", "guided": "gd", "style_transfer": "st",
             "dream_video": "vd"}
 TABS = {"deep_dream": "tab-deep-dream", "fractal_zoom": "tab-fractal-zoom",
@@ -36,3 +39,8 @@ def element(prefix: str, part: str) -> str:
     if part not in PARTS:
         raise ValueError(f"Unknown element part {part!r}; add it to ui.ids.PARTS.")
     return f"{prefix}-{part}"
+
+
+def term_element(prefix: str, k: int, part: str) -> str:
+    """The id of a part of the mixer's term row k (1..3), e.g. "dd-term1-weight"."""
+    return element(prefix, f"term{k}-{part}")

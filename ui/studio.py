@@ -17,7 +17,7 @@ from typing import Any, Callable, Generator, Iterator
 import gradio as gr
 
 import dream
-from dream.endpoints import Endpoint
+from dream.endpoints import PARAMS, Endpoint
 from dream.pool import StoppedWhileWaiting, Waiting
 from dream.pool.jobs import EndpointJob
 
@@ -274,7 +274,8 @@ class Studio:
         # Optional images come after the required ones; from there on every parameter has
         # a default (the others' defaults are their widgets' values, on the API page).
         optional = [image.name for image in endpoint.images if not image.required]
-        first_default = names.index(optional[0]) if optional else len(names)
+        optional += [name for name in endpoint.params if PARAMS[name].kind == "image"]  # a mask
+        first_default = min(names.index(name) for name in optional) if optional else len(names)
         parameters = [inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                         **({"default": None} if i >= first_default else {}))
                       for i, name in enumerate(names)]
@@ -292,16 +293,23 @@ class Studio:
     def wire(self, endpoint: Endpoint, panel: Panel, images: dict[str, gr.components.Component],
              widgets: dict[str, gr.components.Component], picker: gr.Dropdown,
              description: gr.Markdown | None, preset_keys: tuple[str, ...] | None = None,
-             run: gr.Button | None = None) -> None:
+             run: gr.Button | None = None, before_run: Any = None) -> None:
         """Connects a tab's widgets to its endpoint: run, stop, presets, gallery, objective.
 
         The picker offers the presets its choices name; `preset_keys` limits what they set
         (e.g. only what to dream of, when another technique's presets are borrowed). `run`:
-        the button that starts it, when a panel serves two endpoints (default: the panel's)."""
+        the button that starts it, when a panel serves two endpoints (default: the panel's).
+        `before_run`: (fn, inputs, outputs) run first on a click, filling parameters from
+        widgets that are not themselves parameters (the mixer's rows and painting)."""
         run = run or panel.run
         self.tab_inputs[endpoint.name] = {**images, **widgets}
         inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
-        event = run.click(
+        start = run.click
+        if before_run is not None:
+            fn, before_inputs, before_outputs = before_run
+            start = run.click(fn, before_inputs, before_outputs, queue=False, show_progress="hidden",
+                              api_visibility="private").then
+        event = start(
             self.handler(endpoint), [*inputs, panel.history], [*panel.results(), panel.history],
             api_name=endpoint.name, concurrency_id="dream", concurrency_limit=self.concurrency,
             show_progress="hidden")

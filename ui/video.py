@@ -7,6 +7,7 @@ import gradio as gr
 from dream.endpoints import ENDPOINTS
 
 from ui import controls, ids, outputs
+from ui import mixer as mixer_ui
 from ui.studio import Studio
 
 ENDPOINT = ENDPOINTS["dream_video"]
@@ -33,6 +34,9 @@ def build(studio: Studio) -> None:
                 widgets["blend"] = controls.widget("blend", values["blend"])
                 widgets["flow"] = controls.widget("flow", values["flow"])
             widgets["fps"] = controls.widget("fps", values["fps"])
+            widgets["preserve_colors"] = mixer_ui.keep_colours(PREFIX, values["preserve_colors"])
+            mix = mixer_ui.build(PREFIX, studio.model, None)
+            widgets.update(mix.params)
             with gr.Accordion("Advanced", open=False):
                 widgets.update(controls.schedule_controls(PREFIX, values, ENDPOINT.params))
         with gr.Column(scale=6):
@@ -43,4 +47,6 @@ def build(studio: Studio) -> None:
     # Deep Dream's presets choose what to dream of; the clip keeps its lighter schedule.
     studio.wire(ENDPOINT, panel, {"video": clip}, widgets, picker, description,
                 preset_keys=("objective", "layer", "channel", "class_name", "squared", "pre_relu",
-                             "laplacian_levels"))
+                             "laplacian_levels"),
+                before_run=(mix.collect, mix.inputs, mix.outputs))
+    mix.wire(studio)

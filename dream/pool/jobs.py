@@ -89,7 +89,9 @@ class FramesJob:
         dreamed = video.dream_frames(
             model, self.frames, dream_target(model, self.values), schedule,
             blend=self.values["blend"], flow=self.values["flow"], tracker=tracker,
-            limits=video.engine_limits(SERVER_LIMITS, SERVER_VIDEO_LIMITS))
+            limits=video.engine_limits(SERVER_LIMITS, SERVER_VIDEO_LIMITS),
+            # .get: values checked by an endpoint without the option keep the colours off.
+            preserve_colors=bool(self.values.get("preserve_colors", False)))
         return FramesDone(dreamed, self.lead_in, tracker.stopped)
 
 
