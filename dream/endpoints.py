@@ -252,8 +252,8 @@ PARAMS: dict[str, Param] = {
                       f"of the step; a negative weight suppresses it. [] or null: none."),
     "mask": Param("image", label="Where each term dreams (a painting)",
                   help="Optional: a picture of the photo's shape, painted red where the main "
-                       "objective dreams and green, blue, yellow where the mix's terms 1, 2, 3 "
-                       "dream; transparent or black elsewhere. A term with no paint dreams "
+                       "objective dreams and green, blue, yellow where the mix's first, "
+                       "second and third terms dream; transparent or black elsewhere. A term with no paint dreams "
                        "everywhere; where no term dreams, the photo stays as it is."),
     # --- guided hallucination
     "guide_is_dream": Param("bool", label="Dream on the guide itself",

@@ -49,6 +49,18 @@ _TERM_KEYS = {"layer", "channel", "class_name", "class", "weight", "squared", "p
               "objective"}
 
 
+# The JSON schema of `mix`, for the API page and the MCP tools.
+MIX_SCHEMA = {
+    "type": "array", "maxItems": MAX_MIXED,
+    "items": {"type": "object", "properties": {
+        "layer": {"type": "string", "description": "A layer, e.g. mixed4a (a layer or channel term)."},
+        "channel": {"type": "integer", "description": "A channel of the layer (a channel term)."},
+        "class_name": {"type": "string", "description": "An ImageNet class (a class term)."},
+        "weight": {"type": "number", "minimum": -1, "maximum": 1,
+                   "description": "Share of the step, -1 to 1; negative suppresses."}}},
+}
+
+
 class MixError(ValueError):
     """A term of the mix is malformed; the message names the term."""
 
@@ -234,6 +246,6 @@ def blank_painting(size: tuple[int, int]) -> np.ndarray:
     return np.zeros(size + (4,), np.uint8)
 
 
-__all__ = ["FEATHER", "MAX_MIXED", "MixError", "TERM_COLOURS", "TERM_COLOUR_NAMES", "Term",
+__all__ = ["FEATHER", "MAX_MIXED", "MIX_SCHEMA", "MixError", "TERM_COLOURS", "TERM_COLOUR_NAMES", "Term",
            "blank_painting", "check_mix", "fit_painting", "main_term", "masks_from_painting", "mixed_objective",
            "mixed_schedule", "term_objective"]

@@ -18,6 +18,7 @@ from gradio.data_classes import FileData, ImageData
 from gradio_client.utils import is_http_url_like
 
 import dream
+from dream import mixer
 from dream.endpoints import PARAMS, Param
 
 from ui import ids, uploads
@@ -66,6 +67,8 @@ def _schema(name: str, param: Param) -> dict[str, Any]:
         schema = {"type": "string", "enum": list(param.choices)}
     elif param.kind == "layers":
         schema = {"type": "array", "items": {"type": "string"}}
+    elif param.kind == "mix":
+        schema = mixer.MIX_SCHEMA
     else:
         schema = {"type": "string"}
     return {"anyOf": [schema, {"type": "null"}]}
@@ -194,6 +197,10 @@ def photo(label: str, elem_id: str, name: str, **options: Any) -> gr.Image:
     image = gr.Image(label=label, type="filepath", image_mode=None, elem_id=elem_id,
                      sources=["upload", "webcam", "clipboard"], height=260, **options)
     image.preprocess = types.MethodType(_untouched_upload, image)
+    if name in PARAMS:  # an image that is also a described parameter (the mixer's mask)
+        stock_info = image.api_info
+        image.api_info = lambda: {**stock_info(), "description": PARAMS[name].help,
+                                  "additional_description": PARAMS[name].help}
     image.data_model = _checked_upload_model(name)
     image.param_name = name
     _fetching_urls(image, name, "image")

@@ -26,15 +26,6 @@ from ui.model_holder import class_choices, layer_choices
 
 KINDS = [("Off", "off"), ("Whole layer", "layer"), ("One channel", "channel"),
          ("Class neuron", "class")]
-MIX_SCHEMA = {
-    "type": "array", "maxItems": mixer.MAX_MIXED,
-    "items": {"type": "object", "properties": {
-        "layer": {"type": "string", "description": "A layer, e.g. mixed4a (a layer or channel term)."},
-        "channel": {"type": "integer", "description": "A channel of the layer (a channel term)."},
-        "class_name": {"type": "string", "description": "An ImageNet class (a class term)."},
-        "weight": {"type": "number", "minimum": -1, "maximum": 1,
-                   "description": "Share of the step, -1 to 1; negative suppresses."}}},
-}
 HOW_TO_PAINT = (
     "**Mix** up to three more things into the dream, each with a weight from −1 to 1 (its "
     "share of the step; negative suppresses it, e.g. *jellyfish − dog*). **Paint** where each "
@@ -166,7 +157,6 @@ def build(prefix: str, model: dream.InceptionModel | None, photo: gr.Image | Non
                          api_visibility="private")
         mix = gr.JSON([], visible=False)
         controls.checked_by_handler(mix, "mix", PARAMS["mix"])
-        mix.api_info = mix.api_info_as_input = lambda: {**MIX_SCHEMA, "description": PARAMS["mix"].help}
         mask = None
         if photo is not None:
             mask = controls.photo("Mask painting", ids.element(prefix, "mask"), "mask",

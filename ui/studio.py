@@ -302,6 +302,8 @@ class Studio:
         `before_run`: (fn, inputs, outputs) run first on a click, filling parameters from
         widgets that are not themselves parameters (the mixer's rows and painting)."""
         run = run or panel.run
+        # In the endpoint's order (what the preset and gallery events return follows it).
+        widgets = {**{name: widgets[name] for name in endpoint.params if name in widgets}, **widgets}
         self.tab_inputs[endpoint.name] = {**images, **widgets}
         inputs = [images[name] if name in images else widgets[name] for name in endpoint.names]
         start = run.click
