@@ -142,3 +142,18 @@ def test_a_worker_repeats_a_masked_request_exactly(model, picture_factory):
     assert plan.inputs["mask"].shape == SIZE + (4,)
     assert np.array_equal(mixer.fit_painting(painting(), SIZE), plan.inputs["mask"])
     assert images.load_rgba(plan.inputs["mask"]).shape == SIZE + (4,)
+
+
+def test_a_clip_is_dreamed_with_a_mix(model, tmp_path):
+    from test_video import moving_clip, write_clip
+
+    path = tmp_path / "clip.mp4"
+    write_clip(path, moving_clip(3), fps=10)
+    endpoint = ENDPOINTS["dream_video"]
+    values = endpoint.check({**endpoint.defaults(), "video": str(path), "steps": 1, "octaves": 1,
+                             "max_side": 96, "mix": [{"layer": "mixed4a", "channel": 3, "weight": -1}],
+                             "preserve_colors": True})
+    result = endpoint.prepare(model, values).run(lambda progress: None)
+    assert result.settings["objective"].endswith("-1·mixed4a_pre_relu channel 3")
+    assert result.settings["normalization"] == "each_term" and result.settings["preserve_colors"]
+    assert result.dreamed_frames == 3
