@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import numbers
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -34,31 +35,55 @@ from dream.objectives import Objective
 from dream.presets import BASE_SCHEDULES, technique_defaults
 from dream.result import DreamResult
 from dream.style import style_transfer
+from dream import device
 from dream import fast_style as fast_style_module
 from dream import loops
 from dream import mixer
 from dream import video as video_module
 
 # The server's caps, whatever a caller sends. One step on mixed4c at 512² (0.26 MP) takes
-# ~0.17–0.35 s on two CPU cores, so 100 megapixel-steps is a few minutes at most; the
-# tabs' defaults need ~10–15.
-SERVER_LIMITS = Limits(
-    max_side=1024,         # longest side of any image; larger ones are downscaled
-    min_side=16,
-    max_steps=50,          # per octave and frame
-    max_octaves=6,
-    max_frames=60,
-    max_total_steps=1500,  # frames × octaves × steps
-    max_gif_side=512,      # GIF frames are downscaled to this (the PNG keeps full size)
-    max_tile_size=1024,
-    max_megapixel_steps=100.0,
-)
+# ~0.17–0.35 s on two CPU cores, so 100 megapixel-steps is a few minutes at most at the
+# default 1024 px cap; the tabs' defaults need ~10–15. The operator may move the cap
+# (`DREAM_MAX_SIDE`): the work budget follows the pixels (× (cap / 1024)²), so a request
+# at the new cap may take as many steps as one at 1024 px could.
+BASE_MAX_SIDE = 1024
+MAX_SIDE_RANGE = (256, 4096)
+
+
+def operator_max_side(environ: Mapping[str, str] = os.environ) -> int:
+    """`$DREAM_MAX_SIDE` (the operator's cap on any image's longest side), or 1024."""
+    raw = environ.get("DREAM_MAX_SIDE", "").strip()
+    if not raw:
+        return BASE_MAX_SIDE
+    low, high = MAX_SIDE_RANGE
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValueError(f"DREAM_MAX_SIDE must be a whole number of pixels from {low} to "
+                         f"{high} (got {raw!r}).")
+    return int(raw)
+
+
+def server_limits(max_side: int) -> Limits:
+    """The caps of a server whose images are at most `max_side` px on their longest side."""
+    return Limits(
+        max_side=max_side,     # longest side of any image; larger ones are downscaled
+        min_side=16,
+        max_steps=50,          # per octave and frame
+        max_octaves=6,
+        max_frames=60,
+        max_total_steps=1500,  # frames × octaves × steps
+        max_gif_side=512,      # GIF frames are downscaled to this (the PNG keeps full size)
+        max_tile_size=1024,    # bounds one gradient's memory whatever the image's size
+        max_megapixel_steps=100.0 * (max_side / BASE_MAX_SIDE) ** 2,
+    )
+
+
+SERVER_LIMITS = server_limits(operator_max_side())
 # A video request may take longer than an image's (a clip is many pictures) but stays a few
 # minutes at most: ~0.5 s a frame at the defaults on two cores, so 300 megapixel-steps
 # and 20 s of clip bound it to ~3–4 minutes.
 SERVER_VIDEO_LIMITS = video_module.VideoLimits(max_duration_s=20.0, max_fps=12.0, max_side=512,
                                                max_frames=240, max_megapixel_steps=300.0)
-DEFAULT_MAX_SIDE = 512     # px: what the page starts with
+DEFAULT_MAX_SIDE = min(512, SERVER_LIMITS.max_side)  # px: what the page starts with
 DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting layer
 GIF_MAX_FRAMES = 60
 
@@ -374,6 +399,10 @@ class Plan:
         return self.noted(self.work(on_progress))
 
     def noted(self, result: DreamResult) -> DreamResult:
+        """The result with the inputs' notes first, and the device it was dreamed on
+        (where `run` ran: a worker's own, on a pool)."""
+        if "precision" in result.settings and "device" not in result.settings:
+            result.settings["device"] = device.describe(result.settings["precision"])
         return replace(result, notes=[*self.notes, *result.notes]) if self.notes else result
 
 

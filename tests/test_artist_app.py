@@ -17,7 +17,7 @@ from PIL import Image
 
 pytest_plugins = ("app_fixtures",)  # app_url, client
 
-from dream import images, mixer  # noqa: E402
+from dream import device, images, mixer  # noqa: E402
 from dream.endpoints import ENDPOINTS  # noqa: E402
 from dream.pool.jobs import EndpointJob  # noqa: E402
 
@@ -98,6 +98,8 @@ def test_colours_and_loops_through_the_api(client, photo_file):
     *_, settings, notes = client.predict(image=handle_file(photo_file), **FAST, preserve_colors=True,
                                          api_name="/deep_dream")
     assert settings["preserve_colors"] is True
+    # Where it was dreamed, in words (no GPU here: the CPU's cores), and in what arithmetic.
+    assert settings["device"] == f"{device.where()}, {settings['precision']}" and "CPU core" in settings["device"]
     png, gif, mp4, files, settings, notes = client.predict(
         image=handle_file(photo_file), **{**FAST, "frames": 4}, rotate=5, shift_x=2, seamless=True,
         api_name="/fractal_zoom")
@@ -157,3 +159,8 @@ def test_a_clip_is_dreamed_with_a_mix(model, tmp_path):
     assert result.settings["objective"].endswith("-1·mixed4a_pre_relu channel 3")
     assert result.settings["normalization"] == "each_term" and result.settings["preserve_colors"]
     assert result.dreamed_frames == 3
+
+
+def test_the_page_says_where_it_dreams(client):
+    status = client.predict(api_name="/model_status")[0]
+    assert f"Dreaming on {device.where()} (" in status

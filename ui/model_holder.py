@@ -9,6 +9,7 @@ import threading
 
 import dream
 from dream import atlas
+from dream.device import status_line as device_line
 from dream.endpoints import warm_up
 
 from ui.messages import plain, without_paths
@@ -114,12 +115,16 @@ class ModelHolder:
         raise dream.ModelUnavailable("The model is still loading (on the first start it is "
                                      "downloaded, about 50 MB). Please try again in a moment.")
 
-    def status_markdown(self, max_side: int, limit: int) -> str:
+    def status_markdown(self, max_side: int, limit: int, device: bool = True) -> str:
+        """The model's state; `device`: with where this process dreams (not with a pool,
+        whose workers dream)."""
         if self.state == "ready":
             layers = sum(layer.kind == "block" for layer in self.model.layers)
             ready = (f"**Model ready**: inception5h GoogLeNet ({len(self.model.layers)} layers, "
                      f"{layers} main blocks, {len(self.model.class_names)} classes). Images are "
                      f"fitted into {max_side} px by default ({limit} px at most).")
+            if device:
+                ready += " " + device_line(self.model.precision)
             if self.warming:
                 ready += " *Warming up: compiling the dream steps in the background…*"
             return ready

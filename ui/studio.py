@@ -406,7 +406,7 @@ class Studio:
 
     def status_markdown(self) -> str:
         """The model's state, and where requests are dreamed when that is not here."""
-        text = self.holder.status_markdown(self.max_side, self.limit)
+        text = self.holder.status_markdown(self.max_side, self.limit, device=self.pool is None)
         if self.pool is not None:
             text += f" Dreaming on {self.pool.describe()}."
         return text

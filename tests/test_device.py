@@ -1,0 +1,81 @@
+"""Where the dreaming runs, said on the page and in every result's settings (`dream.device`)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dream import device
+from tests.conftest import PATIENCE_S
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def no_gpu_cache():
+    cached = device.gpu_names  # (tests replace it; the cache is the original's)
+    cached.cache_clear()
+    yield
+    cached.cache_clear()
+
+
+def test_a_gpu_is_named_by_its_model(monkeypatch, no_gpu_cache):
+    monkeypatch.setattr(device, "gpu_names", lambda: ("NVIDIA L4",))
+    assert device.describe("float32") == "NVIDIA L4, float32"
+    assert device.status_line("float32") == "Dreaming on NVIDIA L4 (float32)."
+    monkeypatch.setattr(device, "gpu_names", lambda: ("NVIDIA A100-SXM4-40GB",) * 2)
+    assert device.where() == "NVIDIA A100-SXM4-40GB (the first of 2 GPUs)"
+
+
+def test_without_a_gpu_the_cpu_cores_are_named(monkeypatch, no_gpu_cache):
+    monkeypatch.setattr(device, "gpu_names", lambda: ())
+    cores = len(os.sched_getaffinity(0))
+    assert device.describe("float32") == f"{cores} CPU core{'s' * (cores != 1)}, float32"
+    assert device.status_line("bfloat16") == (f"Dreaming on {device.where()} (float32, and bfloat16 "
+                                              f"where its pictures are as good).")
+
+
+def test_this_machine_has_no_gpu_tensorflow_can_use(no_gpu_cache):
+    # The plain `tensorflow` wheel (requirements.txt) brings no CUDA: here, the CPU.
+    assert device.gpu_names() == () and "CPU core" in device.where()
+
+
+def _endpoints_with(environ: dict) -> subprocess.CompletedProcess:
+    """dream.endpoints imported in a fresh process with `environ` added (the cap is read at
+    import, as a server starts)."""
+    script = textwrap.dedent("""
+        from dream.endpoints import ENDPOINTS, PARAMS, SERVER_LIMITS, DEFAULT_MAX_SIDE, ParameterError
+        import numpy as np
+        endpoint = ENDPOINTS["deep_dream"]
+        print(SERVER_LIMITS.max_side, SERVER_LIMITS.max_megapixel_steps, DEFAULT_MAX_SIDE, PARAMS["max_side"].high)
+        try:
+            endpoint.check({**endpoint.defaults(), "max_side": 512})
+        except ParameterError as error:
+            print(error)
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **environ}, cwd=ROOT,
+                          timeout=PATIENCE_S)
+
+
+def test_the_operators_size_cap_binds_every_caller():
+    # What the API and MCP check (`Endpoint.check`, the same for the page): a 256 px cap
+    # refuses 512 px, and the work budget follows the pixels.
+    done = _endpoints_with({"DREAM_MAX_SIDE": "256"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    first, message = done.stdout.strip().splitlines()[-2:]
+    assert first.split() == ["256", "6.25", "256", "256"]
+    assert message == "max_side must be between 64 and 256 (got 512)."
+    done = _endpoints_with({"DREAM_MAX_SIDE": "2048"})
+    assert done.stdout.strip().splitlines()[-1].split() == ["2048", "400.0", "512", "2048"]
+
+
+def test_a_wrong_cap_is_named_at_start():
+    done = _endpoints_with({"DREAM_MAX_SIDE": "huge"})
+    assert done.returncode != 0
+    assert "DREAM_MAX_SIDE must be a whole number of pixels from 256 to 4096 (got 'huge')" in done.stderr
