@@ -39,5 +39,5 @@ def build(studio: Studio) -> None:
         with gr.Column(scale=6):
             panel = outputs.panel(PREFIX, "Zoom", enabled=studio.model is not None)
     studio.wire(ENDPOINT, panel, {"image": photo}, widgets, picker, description,
-                before_run=(mix.collect, mix.inputs, mix.outputs))
+                before_run=(mix.collect, mix.inputs, mix.outputs), restore=mix.restore)
     mix.wire(studio)

@@ -79,6 +79,27 @@ class Mixer:
             return mix
         return mix, painted_layers(values[5 * len(self.terms)])
 
+    @property
+    def restore(self) -> tuple[list, Any]:
+        """(the rows' widgets, values → their updates): a gallery item sets the rows from
+        its `mix` (its painting is not restored: the editor keeps what it shows)."""
+        widgets = [w for term in self.terms for w in term.widgets]
+
+        def updates(values: dict) -> list:
+            mix = list(values.get("mix") or ())
+            out: list = []
+            for k in range(len(self.terms)):
+                if k >= len(mix):
+                    out += ["off"] + [gr.skip()] * 4
+                    continue
+                term = mix[k] if isinstance(mix[k], dict) else vars(mix[k])
+                out += [term.get("objective", "layer"), term.get("layer") or gr.skip(),
+                        term.get("channel") if term.get("channel") is not None else gr.skip(),
+                        term.get("class_name") or gr.skip(), term.get("weight", 1.0)]
+            return out
+
+        return widgets, updates
+
     def wire(self, studio) -> None:
         for term in self.terms:
             term.kind.change(_shown_fields, term.kind, [term.layer, term.channel, term.class_name],
@@ -148,7 +169,7 @@ def build(prefix: str, model: dream.InceptionModel | None, photo: gr.Image | Non
         painting = None
         if photo is not None:
             painting = gr.ImageEditor(
-                label="Paint where each term dreams (red: main, green: 1, blue: 2, yellow: 3)",
+                label="Where each term dreams",
                 type="numpy", image_mode="RGBA", sources=(), transforms=(), layers=False,
                 brush=gr.Brush(colors=[_hex(c) for c in mixer.TERM_COLOURS],
                                default_color=_hex(mixer.TERM_COLOURS[0]), color_mode="fixed"),

@@ -238,7 +238,10 @@ class Studio:
                 summary = f"Finished: {dreamed} frame{'s' * (dreamed != 1)} in {elapsed:.0f} s."
             notes = "\n".join([summary, *result.notes])
             inputs = {name: values[name] for name in endpoint.params}
-            settings = {**result.settings, "stopped_early": result.stopped, "inputs": inputs}
+            # A painting is shown as what it is, not as a file path on this server.
+            shown = {name: "(a painting)" if PARAMS[name].kind == "image" and value is not None
+                     else value for name, value in inputs.items()}
+            settings = {**result.settings, "stopped_early": result.stopped, "inputs": shown}
             files = [str(png), str(animation), str(video)]
             entry = {"png": str(png), "gif": str(animation), "mp4": str(video), "label": f"{label} · seed "
                      f"{values.get('seed', 0)}", "values": inputs, "settings": settings,
@@ -293,14 +296,16 @@ class Studio:
     def wire(self, endpoint: Endpoint, panel: Panel, images: dict[str, gr.components.Component],
              widgets: dict[str, gr.components.Component], picker: gr.Dropdown,
              description: gr.Markdown | None, preset_keys: tuple[str, ...] | None = None,
-             run: gr.Button | None = None, before_run: Any = None) -> None:
+             run: gr.Button | None = None, before_run: Any = None, restore: Any = None) -> None:
         """Connects a tab's widgets to its endpoint: run, stop, presets, gallery, objective.
 
         The picker offers the presets its choices name; `preset_keys` limits what they set
         (e.g. only what to dream of, when another technique's presets are borrowed). `run`:
         the button that starts it, when a panel serves two endpoints (default: the panel's).
         `before_run`: (fn, inputs, outputs) run first on a click, filling parameters from
-        widgets that are not themselves parameters (the mixer's rows and painting)."""
+        widgets that are not themselves parameters (the mixer's rows and painting);
+        `restore`: (outputs, fn(values) → their updates), what a gallery item sets besides
+        the parameters' own widgets (the mixer's rows, from its `mix`)."""
         run = run or panel.run
         # In the endpoint's order (what the preset and gallery events return follows it).
         widgets = {**{name: widgets[name] for name in endpoint.params if name in widgets}, **widgets}
@@ -325,7 +330,7 @@ class Studio:
         self.run_buttons.append((run, endpoint.model))
         if picker is not None:
             self._wire_preset(endpoint, picker, description, widgets, preset_keys)
-        self._wire_gallery(endpoint, panel, widgets)
+        self._wire_gallery(endpoint, panel, widgets, restore)
         if "objective" in widgets:
             self._wire_objective(endpoint, widgets)
         for name in ("layer", "content_layer"):
@@ -355,20 +360,22 @@ class Studio:
         picker.change(apply, picker, [*widgets.values(), description],
                       api_name=f"{endpoint.name}_preset", api_visibility="undocumented", queue=False)
 
-    def _wire_gallery(self, endpoint: Endpoint, panel: Panel, widgets: dict) -> None:
+    def _wire_gallery(self, endpoint: Endpoint, panel: Panel, widgets: dict, extra: Any = None) -> None:
         names = list(widgets)
+        extra_outputs, extra_values = extra or ([], lambda values: [])
 
         def restore(history: list, selected: gr.SelectData):
             if not history or selected is None or not 0 <= selected.index < len(history):
-                return [gr.skip()] * (len(names) + 6)
+                return [gr.skip()] * (len(names) + 6 + len(extra_outputs))
             entry = history[selected.index]
             return ([entry["values"].get(key, gr.skip()) for key in names]
                     + [entry["png"], entry["gif"], entry["mp4"],
-                       [entry["png"], entry["gif"], entry["mp4"]], entry["settings"], entry["notes"]])
+                       [entry["png"], entry["gif"], entry["mp4"]], entry["settings"], entry["notes"]]
+                    + list(extra_values(entry["values"])))
 
         panel.gallery.select(restore, panel.history,
                              [*widgets.values(), panel.image, panel.gif, panel.video, panel.files,
-                              panel.settings, panel.notes],
+                              panel.settings, panel.notes, *extra_outputs],
                              api_visibility="private", queue=False, show_progress="hidden")
 
     def _wire_objective(self, endpoint: Endpoint, widgets: dict) -> None:

@@ -48,5 +48,5 @@ def build(studio: Studio) -> None:
     studio.wire(ENDPOINT, panel, {"video": clip}, widgets, picker, description,
                 preset_keys=("objective", "layer", "channel", "class_name", "squared", "pre_relu",
                              "laplacian_levels"),
-                before_run=(mix.collect, mix.inputs, mix.outputs))
+                before_run=(mix.collect, mix.inputs, mix.outputs), restore=mix.restore)
     mix.wire(studio)
