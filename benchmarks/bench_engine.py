@@ -389,6 +389,11 @@ def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float
               f"peak RSS {peak:5.0f} MB  objective +{gain:.3f} in {steps} steps")
     for kind in variants[1:]:
         print(f"  ratio {LABELS[kind]} / baseline: {rates[kind] / rates['baseline']:.2f}x")
+    # Issue 21's goals for float32, on any CPU: ≥ 1.4× the tutorial, ≥ 70 % of the matmul rate.
+    engine_seconds = megapixels / rates["engine"]
+    print(f"  float32 engine: {rates['engine'] / rates['baseline']:.2f}× the tutorial approach "
+          f"(goal ≥ 1.40×), {gflop / engine_seconds / peak_gflops:.0%} of this machine's fp32 "
+          f"matmul rate (goal ≥ 70 %)")
     if BEFORE_ROOT:
         for now, then in (("engine", "before"), ("engine_bf16", "before_bf16")):
             print(f"  speed per step, {LABELS[now]} / {LABELS[then]}: {rates[now] / rates[then]:.3f}")
@@ -415,6 +420,9 @@ def main() -> None:
     peak = max(run_worker("machine")["gflops"] for _ in range(2))
     from dream.model import default_precision
 
+    from benchmarks.machine import describe
+
+    print(describe())
     print(f"width-1.0 generated inception5h; tile {TILE_SIZE}; machine fp32 matmul: {peak:.0f} GFLOP/s; "
           f"the app's precision here: {default_precision()}")
     if args.only != "e2e":

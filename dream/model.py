@@ -47,8 +47,8 @@ import tensorflow as tf
 from tensorflow.python.ops import gen_resource_variable_ops
 
 from dream.graphdefs import channel_counts, const_value
-from dream.graph_rewrite import (input_substitutes, optimize_for_gradients, read_from_resources,
-                                 shared_weight_names, to_bfloat16)
+from dream.graph_rewrite import (LRN_GRADIENT, input_substitutes, optimize_for_gradients,
+                                 read_from_resources, shared_weight_names, to_bfloat16)
 
 LOG = logging.getLogger(__name__)
 
@@ -631,7 +631,10 @@ class InceptionModel:
             input_map = {f"{INPUT_NODE}:0": centred}
             input_map.update({name: compute(centred) for name, compute in substitutes.items()})
             input_map = {name: tf.cast(tensor, dtype) for name, tensor in input_map.items()}
-            with _overridden_gradients(gradient_overrides):
+            # The rewritten LRNs differentiate exactly, with fewer ops (`lrn_gradient`).
+            overrides = tuple(gradient_overrides) + (
+                (("IdentityN", LRN_GRADIENT),) if self._rewrite else ())
+            with _overridden_gradients(overrides):
                 outputs = tf.graph_util.import_graph_def(
                     pruned, input_map=input_map,
                     return_elements=[f"{name}:0" for name in graph_names], name="",
