@@ -298,10 +298,13 @@ def export_commit(commit: str) -> Path:
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     renamed = folder / "dream_before"
-    renamed.mkdir()
-    for source in (folder / "dream").glob("*.py"):
+    for source in (folder / "dream").rglob("*.py"):  # its subpackages too (dream.atlas, …)
         text = re.sub(r"\b(from|import) dream\b", r"\1 dream_before", source.read_text())
-        (renamed / source.name).write_text(text)
+        # Gradients registered by name (TensorFlow refuses a name twice in one process).
+        text = text.replace('"DeepDreamStudio', '"DeepDreamStudioBefore')
+        target = renamed / source.relative_to(folder / "dream")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
     return folder
 
 
