@@ -4,7 +4,7 @@ serves, with the small generated model (the fixtures and helpers of tests/test_b
 On Deep Dream: terms mixed in through the mixer's rows and painted with the editor's brush
 (red for the main objective, green for term 1) reach the run as its `mix` and `mask`, and
 the settings say so; where nothing is painted and every term is confined, the photo stays
-exactly as it was; Stop works with a mix; "Keep the photo's colours". On Fractal Zoom: the
+exactly as it was; Stop works with a mix and "Keep the photo's colours". On Fractal Zoom: the
 loops' turn and seamless close. On a phone: the mixer, its rows and the editor fit.
 
 Screenshots go to artifacts/browser-artist-*.png (gitignored): look at them. Waits are on
@@ -318,6 +318,9 @@ def test_stop_works_with_the_mixer_on(page, url):
     open_mixer(page, DD)
     set_layer_term(page, DD, 1, "mixed3b", 0.5)
     set_class_term(page, DD, 2, "jellyfish", -0.5)
+    colours = page.locator(DD.id("colours")).get_by_role("checkbox")  # "Keep the photo's colours"
+    colours.check()
+    expect(colours).to_be_checked()
     page.locator(DD.id("run")).scroll_into_view_if_needed()
     page.locator(DD.id("run")).click()
     wait_for_status(page, DD, "Dreaming: step")
@@ -336,24 +339,8 @@ def test_stop_works_with_the_mixer_on(page, url):
     assert setting(used, "stopped_early") is True
     assert setting(used, "mix") == ["+1 × mixed4c", "+0.5 × mixed3b", "-0.5 × class 'jellyfish'"]
     assert setting(used, "masked_terms") == []
-    shot(page, "artist-stopped", full_page=True)
-
-
-def test_keep_the_photos_colours(page, url):
-    open_page(page, url)
-    open_tab(page, DD)
-    pick_example(page, DD)
-    tiny_run(page, DD, frames=1, steps=1)
-    colours = page.locator(DD.id("colours")).get_by_role("checkbox")
-    colours.check()
-    expect(colours).to_be_checked()
-    page.locator(DD.id("run")).click()
-    wait_for_status(page, DD, "Finished: 1 frame ")
-    assert not re.search(r"error", notes(page, DD), re.IGNORECASE), notes(page, DD)
-    used = settings(page, DD)
     assert setting(used, "preserve_colors") is True
-    assert setting(used, "mix") == ["+1 × mixed4c"] and setting(used, "masked_terms") == []
-    shot(page, "artist-colours")
+    shot(page, "artist-stopped", full_page=True)
 
 
 def test_the_gallery_restores_a_runs_mix(page, url):

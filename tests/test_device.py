@@ -65,17 +65,21 @@ def _endpoints_with(environ: dict) -> subprocess.CompletedProcess:
 
 def test_the_operators_size_cap_binds_every_caller():
     # What the API and MCP check (`Endpoint.check`, the same for the page): a 256 px cap
-    # refuses 512 px, and the work budget follows the pixels.
+    # read as the server starts refuses 512 px, and the work budget follows the pixels.
     done = _endpoints_with({"DREAM_MAX_SIDE": "256"})
     assert done.returncode == 0, done.stderr[-2000:]
     first, message = done.stdout.strip().splitlines()[-2:]
     assert first.split() == ["256", "6.25", "256", "256"]
     assert message == "max_side must be between 64 and 256 (got 512)."
-    done = _endpoints_with({"DREAM_MAX_SIDE": "2048"})
-    assert done.stdout.strip().splitlines()[-1].split() == ["2048", "400.0", "512", "2048"]
 
 
-def test_a_wrong_cap_is_named_at_start():
-    done = _endpoints_with({"DREAM_MAX_SIDE": "huge"})
-    assert done.returncode != 0
-    assert "DREAM_MAX_SIDE must be a whole number of pixels from 256 to 4096 (got 'huge')" in done.stderr
+def test_a_larger_cap_grows_the_budget_and_a_wrong_one_is_named():
+    from dream.endpoints import operator_max_side, server_limits
+
+    assert operator_max_side({}) == 1024 and operator_max_side({"DREAM_MAX_SIDE": "2048"}) == 2048
+    assert server_limits(2048).max_megapixel_steps == 400.0
+    assert server_limits(2048).max_tile_size == 1024  # a gradient's memory stays bounded
+    for wrong in ("huge", "100", "9000", "1.5e3"):
+        with pytest.raises(ValueError, match=r"DREAM_MAX_SIDE must be a whole number of pixels "
+                                             r"from 256 to 4096 \(got '"):
+            operator_max_side({"DREAM_MAX_SIDE": wrong})
