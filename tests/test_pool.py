@@ -254,9 +254,11 @@ def test_the_page_says_where_it_dreams_and_waiting_requests_their_place(pool_app
 
     client = Client(pool_app, verbose=False)
     assert "Dreaming on 2 workers on this machine" in client.predict(api_name="/model_status")[0]
-    jobs = [Client(pool_app, verbose=False).submit(
-        handle_file(small_photo), "layer", "mixed4c", 0, "jellyfish", True, True, 6, 6, 96,
-        api_name="/deep_dream") for _ in range(4)]
+    # The clients are made first (each fetches the page's config, slow on a loaded machine)
+    # so that the four requests arrive together: two dream, two must wait their turn.
+    clients = [Client(pool_app, verbose=False) for _ in range(4)]
+    jobs = [each.submit(handle_file(small_photo), "layer", "mixed4c", 0, "jellyfish", True, True,
+                        6, 12, 96, api_name="/deep_dream") for each in clients]
     notes = []
     for job in jobs:
         for outputs in job:
