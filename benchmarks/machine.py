@@ -37,11 +37,15 @@ def cpu_model() -> str:
 
 
 def describe() -> str:
-    """One line: model, cores, vector flags, load average."""
+    """One line: model, cores, vector flags, load average, and oneDNN's ISA cap if one is
+    set (`ONEDNN_MAX_CPU_ISA=AVX2` runs oneDNN's kernels as on a CPU without AVX-512:
+    TensorFlow's own kernels are built for the wheel's baseline, the same on every CPU)."""
     flags = cpu_flags()
     vector = " ".join(flag for flag in VECTOR_FLAGS if flag in flags) or "none of " + ", ".join(VECTOR_FLAGS)
     load = " ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (f"CPU: {cpu_model()}, {os.cpu_count()} cores; vector flags: {vector}; "
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA")
+    held = f"; oneDNN held to {cap} (ONEDNN_MAX_CPU_ISA)" if cap else ""
+    return (f"CPU: {cpu_model()}, {os.cpu_count()} cores; vector flags: {vector}{held}; "
             f"load average {load}")
 
 

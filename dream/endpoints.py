@@ -77,12 +77,20 @@ def server_limits(max_side: int) -> Limits:
     )
 
 
+def server_video_limits(max_side: int) -> video_module.VideoLimits:
+    """A video's caps on a server whose images are at most `max_side` px. A request may take
+    longer than an image's (a clip is many pictures) but stays a few minutes at most: ~0.5 s
+    a frame at the defaults on two cores, so 300 megapixel-steps and 20 s of clip bound it to
+    ~3–4 minutes at the default cap. Frames are half the image cap (512 px at 1024), never
+    under 256; the work budget follows their pixels as the image budget does."""
+    frame_side = min(max_side, max(256, max_side // 2))
+    return video_module.VideoLimits(
+        max_duration_s=20.0, max_fps=12.0, max_side=frame_side, max_frames=240,
+        max_megapixel_steps=300.0 * max(1.0, (frame_side / 512) ** 2))
+
+
 SERVER_LIMITS = server_limits(operator_max_side())
-# A video request may take longer than an image's (a clip is many pictures) but stays a few
-# minutes at most: ~0.5 s a frame at the defaults on two cores, so 300 megapixel-steps
-# and 20 s of clip bound it to ~3–4 minutes.
-SERVER_VIDEO_LIMITS = video_module.VideoLimits(max_duration_s=20.0, max_fps=12.0, max_side=512,
-                                               max_frames=240, max_megapixel_steps=300.0)
+SERVER_VIDEO_LIMITS = server_video_limits(SERVER_LIMITS.max_side)
 DEFAULT_MAX_SIDE = min(512, SERVER_LIMITS.max_side)  # px: what the page starts with
 DEFAULT_LAYER = "mixed4c"  # the notebook's favourite; Deep Dream's starting layer
 GIF_MAX_FRAMES = 60

@@ -49,10 +49,11 @@ def _endpoints_with(environ: dict) -> subprocess.CompletedProcess:
     """dream.endpoints imported in a fresh process with `environ` added (the cap is read at
     import, as a server starts)."""
     script = textwrap.dedent("""
-        from dream.endpoints import ENDPOINTS, PARAMS, SERVER_LIMITS, DEFAULT_MAX_SIDE, ParameterError
-        import numpy as np
+        from dream.endpoints import (ENDPOINTS, PARAMS, SERVER_LIMITS, SERVER_VIDEO_LIMITS,
+                                     DEFAULT_MAX_SIDE, ParameterError)
         endpoint = ENDPOINTS["deep_dream"]
-        print(SERVER_LIMITS.max_side, SERVER_LIMITS.max_megapixel_steps, DEFAULT_MAX_SIDE, PARAMS["max_side"].high)
+        print(SERVER_LIMITS.max_side, SERVER_LIMITS.max_megapixel_steps, DEFAULT_MAX_SIDE,
+              PARAMS["max_side"].high, SERVER_VIDEO_LIMITS.max_side)
         try:
             endpoint.check({**endpoint.defaults(), "max_side": 512})
         except ParameterError as error:
@@ -69,7 +70,7 @@ def test_the_operators_size_cap_binds_every_caller():
     done = _endpoints_with({"DREAM_MAX_SIDE": "256"})
     assert done.returncode == 0, done.stderr[-2000:]
     first, message = done.stdout.strip().splitlines()[-2:]
-    assert first.split() == ["256", "6.25", "256", "256"]
+    assert first.split() == ["256", "6.25", "256", "256", "256"]
     assert message == "max_side must be between 64 and 256 (got 512)."
 
 
@@ -83,3 +84,14 @@ def test_a_larger_cap_grows_the_budget_and_a_wrong_one_is_named():
         with pytest.raises(ValueError, match=r"DREAM_MAX_SIDE must be a whole number of pixels "
                                              r"from 256 to 4096 \(got '"):
             operator_max_side({"DREAM_MAX_SIDE": wrong})
+
+
+def test_a_videos_frames_follow_the_operators_cap():
+    from dream.endpoints import server_video_limits
+
+    # Half the image cap, as at the default (512 px frames for 1024 px pictures), never
+    # under 256 nor over the image cap; the work budget follows the frames' pixels.
+    sides = {cap: server_video_limits(cap).max_side for cap in (256, 512, 1024, 2048, 4096)}
+    assert sides == {256: 256, 512: 256, 1024: 512, 2048: 1024, 4096: 2048}
+    assert server_video_limits(1024).max_megapixel_steps == 300.0
+    assert server_video_limits(2048).max_megapixel_steps == 1200.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from dream.endpoints import ENDPOINTS
+from dream.endpoints import ENDPOINTS, SERVER_VIDEO_LIMITS
 
 from ui import controls, ids, outputs
 from ui import mixer as mixer_ui
@@ -13,6 +13,7 @@ from ui.studio import Studio
 ENDPOINT = ENDPOINTS["dream_video"]
 PREFIX = ids.PREFIXES["dream_video"]
 EXAMPLES = [["pan.mp4"]]
+FRAME_SIDE = SERVER_VIDEO_LIMITS.max_side  # follows the operator's DREAM_MAX_SIDE
 
 
 def build(studio: Studio) -> None:
@@ -27,9 +28,9 @@ def build(studio: Studio) -> None:
             with gr.Row():
                 widgets["steps"] = controls.widget("steps", values["steps"], PREFIX)
                 widgets["max_side"] = controls.widget(
-                    "max_side", values["max_side"], PREFIX, maximum=512,
-                    info="Frames are shrunk so their longest side is this (at most 512 for a "
-                         "clip); work grows with the pixels.")
+                    "max_side", values["max_side"], PREFIX, maximum=FRAME_SIDE,
+                    info=f"Frames are shrunk so their longest side is this (at most "
+                         f"{FRAME_SIDE} for a clip); work grows with the pixels.")
             with gr.Row():
                 widgets["blend"] = controls.widget("blend", values["blend"])
                 widgets["flow"] = controls.widget("flow", values["flow"])
