@@ -275,39 +275,6 @@ def test_mixed_terms_and_painted_regions_reach_the_run(page, url):
     shot(page, "artist-painted-final", full_page=True)
 
 
-def test_where_nothing_is_painted_the_photo_stays_as_it_was(page, url):
-    """Every term confined (the main one red on the left, term 1 green above it): the
-    right half and the bottom of the result are the photo's pixels, exactly; the painted
-    part dreamed."""
-    open_page(page, url)
-    open_tab(page, DD)
-    pick_example(page, DD)
-    tiny_run(page, DD)
-    open_mixer(page, DD)
-    set_layer_term(page, DD, 1, "mixed3b", 0.5)
-    pick_colour(page, DD, RED)
-    paint_stroke(page, DD, (0.2, 0.4), (0.3, 0.6))
-    pick_colour(page, DD, GREEN)
-    paint_stroke(page, DD, (0.3, 0.3), (0.4, 0.3))
-    page.locator(DD.id("run")).click()
-    wait_for_status(page, DD, "Finished: 2 frames")
-
-    used = settings(page, DD)
-    assert setting(used, "masked_terms") == setting(used, "mix") == ["+1 × mixed4c", "+0.5 × mixed3b"]
-    png_src, _gif = expect_final_files(page, DD)
-    result = fetch_png(page, png_src)
-    photo = photo_as_dreamed(page, DD)
-    difference = np.abs(result.astype(int) - photo.astype(int)).max(axis=2)
-    save_difference("artist-confined-difference", photo, result, difference)
-    height, width = difference.shape
-    # The strokes are in the canvas's left 40% and its middle band; the photo fills the
-    # canvas's width but for a margin, so its right half and bottom fifth are unpainted.
-    assert difference[:, width // 2:].max() == 0, "the right half (not painted) changed"
-    assert difference[int(height * 0.8):, :].max() == 0, "the bottom (not painted) changed"
-    assert (difference[:, :width // 2] > 2).sum() > 0.02 * height * width, "the painted part did not dream"
-    shot(page, "artist-confined-final", full_page=True)
-
-
 def test_stop_works_with_the_mixer_on(page, url):
     open_page(page, url)
     open_tab(page, DD)
@@ -343,17 +310,39 @@ def test_stop_works_with_the_mixer_on(page, url):
     shot(page, "artist-stopped", full_page=True)
 
 
-def test_the_gallery_restores_a_runs_mix(page, url):
-    # Two runs: a mixed one, then one with the term turned off; a click on the first one's
-    # thumbnail puts its term back in the mixer's row, and Dream then runs it again.
+def test_confined_terms_leave_the_rest_exactly_and_the_gallery_restores_the_mix(page, url):
+    """Every term confined (the main one red on the left, term 1 green above it): the
+    right half and the bottom of the result are the photo's pixels, exactly; the painted
+    part dreamed. Then a run with the term turned off; a click on the first run's
+    thumbnail puts its term back in the mixer's row, and Dream then runs it again."""
     open_page(page, url)
     open_tab(page, DD)
     pick_example(page, DD)
-    tiny_run(page, DD, frames=1, steps=1)
+    tiny_run(page, DD)
     open_mixer(page, DD)
     set_layer_term(page, DD, 1, "mixed3b", 0.5)
+    pick_colour(page, DD, RED)
+    paint_stroke(page, DD, (0.2, 0.4), (0.3, 0.6))
+    pick_colour(page, DD, GREEN)
+    paint_stroke(page, DD, (0.3, 0.3), (0.4, 0.3))
     page.locator(DD.id("run")).click()
-    wait_for_status(page, DD, "Finished: 1 frame ")
+    wait_for_status(page, DD, "Finished: 2 frames")
+
+    used = settings(page, DD)
+    assert setting(used, "masked_terms") == setting(used, "mix") == ["+1 × mixed4c", "+0.5 × mixed3b"]
+    png_src, _gif = expect_final_files(page, DD)
+    result = fetch_png(page, png_src)
+    photo = photo_as_dreamed(page, DD)
+    difference = np.abs(result.astype(int) - photo.astype(int)).max(axis=2)
+    save_difference("artist-confined-difference", photo, result, difference)
+    height, width = difference.shape
+    # The strokes are in the canvas's left 40% and its middle band; the photo fills the
+    # canvas's width but for a margin, so its right half and bottom fifth are unpainted.
+    assert difference[:, width // 2:].max() == 0, "the right half (not painted) changed"
+    assert difference[int(height * 0.8):, :].max() == 0, "the bottom (not painted) changed"
+    assert (difference[:, :width // 2] > 2).sum() > 0.02 * height * width, "the painted part did not dream"
+    shot(page, "artist-confined-final", full_page=True)
+
     choose(page, term(DD, 1, "kind"), "Off")
     page.locator(DD.id("run")).click()
     thumbnails = page.locator(f"{DD.id('gallery')} button.thumbnail-item")
