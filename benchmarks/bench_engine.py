@@ -322,7 +322,7 @@ def work_paired(target: str, size: int, steps: int) -> dict:
     image = test_image(size)
     rounds = int(os.environ.get("PAIRED_ROUNDS", "8"))
     out = {}
-    for precision in ("float32", "bfloat16"):
+    for precision in ("float32", "bfloat16") if bfloat16_runs_here() else ("float32",):
         runs = {}
         for name, package in (("now", dream), ("before", dream_before)):
             model = package.load_model(MODEL_DIR, precision=precision)
@@ -369,8 +369,20 @@ LABELS = {"baseline": "tutorial baseline", "engine_published": "engine, graph as
           "before": "before, float32", "before_bf16": "before, bfloat16"}
 
 
+# oneDNN ISA caps below which its bfloat16 kernels do not exist (a CPU without AVX-512's
+# bfloat16 units runs float32 only).
+NO_BF16_ISAS = ("SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE",
+                "AVX512_CORE_VNNI")
+
+
+def bfloat16_runs_here() -> bool:
+    return os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() not in NO_BF16_ISAS
+
+
 def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float) -> None:
     variants = VARIANTS + (("before", "before_bf16") if BEFORE_ROOT else ())
+    if not bfloat16_runs_here():
+        variants = tuple(kind for kind in variants if not kind.endswith("bf16"))
     results = {kind: [] for kind in variants}
     for _ in range(repeats):
         for kind in variants:
@@ -399,6 +411,8 @@ def compare(target: str, size: int, steps: int, repeats: int, peak_gflops: float
           f"matmul rate (goal ≥ 70 %)")
     if BEFORE_ROOT:
         for now, then in (("engine", "before"), ("engine_bf16", "before_bf16")):
+            if now not in variants:
+                continue
             print(f"  speed per step, {LABELS[now]} / {LABELS[then]}: {rates[now] / rates[then]:.3f}")
 
 
