@@ -31,11 +31,14 @@ def gpu_names() -> tuple[str, ...]:
 
 
 def cpu_cores() -> int:
-    """The cores this process may use (its affinity: a container's share, not the host's)."""
+    """The cores this process dreams on: its affinity (a container's share, not the host's),
+    or fewer when TensorFlow's threads were set lower (a pool's worker of one core)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    threads = tf.config.threading.get_intra_op_parallelism_threads()  # 0: TensorFlow's choice
+    return min(cores, threads) if threads > 0 else cores
 
 
 def where() -> str:

@@ -40,6 +40,13 @@ def test_without_a_gpu_the_cpu_cores_are_named(monkeypatch, no_gpu_cache):
                                               f"where its pictures are as good).")
 
 
+def test_a_worker_given_one_core_says_one(monkeypatch, no_gpu_cache):
+    # A pool's worker sets TensorFlow's threads to its share (`dream.pool.worker.set_threads`).
+    monkeypatch.setattr(device, "gpu_names", lambda: ())
+    monkeypatch.setattr(device.tf.config.threading, "get_intra_op_parallelism_threads", lambda: 1)
+    assert device.where() == "1 CPU core"
+
+
 def test_this_machine_has_no_gpu_tensorflow_can_use(no_gpu_cache):
     # The plain `tensorflow` wheel (requirements.txt) brings no CUDA: here, the CPU.
     assert device.gpu_names() == () and "CPU core" in device.where()
