@@ -74,6 +74,10 @@ CSS = """
     display: flex !important; flex-wrap: wrap; position: static !important; box-shadow: none !important;
     border: none !important; background: none !important; padding: 0 !important; min-width: 0 !important; }
   .tab-wrapper .overflow-dropdown button { width: auto !important; padding: var(--size-1) var(--size-4) !important; }
+  /* The painting editor: a photo fills a phone's width at about half its height, so the
+     canvas is shorter; its label would sit under the zoom bar (the text above says it). */
+  [id$="-paint"].block { height: 300px !important; }
+  [id$="-paint"].block > label { display: none !important; }
 }
 """
 # Outside the app's container (custom CSS is scoped to it): Gradio hides "Use via API" on
