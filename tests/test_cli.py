@@ -26,6 +26,7 @@ def dream_cli(*args: str, model_dir: Path, cwd: Path) -> subprocess.CompletedPro
     env = {**os.environ, "DREAM_MODEL_DIR": str(model_dir), "DREAM_WORKERS": "",
            "DREAM_RAY_ADDRESS": "", "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "dream", *args], env=env, cwd=cwd,
+                          stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=PATIENCE_S)
 
 
