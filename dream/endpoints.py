@@ -86,7 +86,7 @@ def server_video_limits(max_side: int) -> video_module.VideoLimits:
     frame_side = min(max_side, max(256, max_side // 2))
     return video_module.VideoLimits(
         max_duration_s=20.0, max_fps=12.0, max_side=frame_side, max_frames=240,
-        max_megapixel_steps=300.0 * max(1.0, (frame_side / 512) ** 2))
+        max_megapixel_steps=300.0 * (frame_side / 512) ** 2)
 
 
 SERVER_LIMITS = server_limits(operator_max_side())
@@ -676,7 +676,7 @@ def video_schedule(values: Mapping[str, Any]) -> Schedule:
 def _video_defaults() -> dict[str, Any]:
     return {**asdict(video_module.DEFAULT_VIDEO_SCHEDULE), "blend": video_module.DEFAULT_BLEND,
             "flow": video_module.DEFAULT_FLOW, "fps": 0.0,
-            "max_side": video_module.DEFAULT_VIDEO_SIDE}
+            "max_side": min(video_module.DEFAULT_VIDEO_SIDE, SERVER_VIDEO_LIMITS.max_side)}
 
 
 def _prepare_video(endpoint: Endpoint, model: InceptionModel, values: dict) -> Plan:

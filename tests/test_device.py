@@ -61,6 +61,8 @@ def _endpoints_with(environ: dict) -> subprocess.CompletedProcess:
         endpoint = ENDPOINTS["deep_dream"]
         print(SERVER_LIMITS.max_side, SERVER_LIMITS.max_megapixel_steps, DEFAULT_MAX_SIDE,
               PARAMS["max_side"].high, SERVER_VIDEO_LIMITS.max_side)
+        clip = ENDPOINTS["dream_video"]
+        clip.check({**clip.defaults(), "video": "clip.mp4"})  # its default fits the cap too
         try:
             endpoint.check({**endpoint.defaults(), "max_side": 512})
         except ParameterError as error:
@@ -102,3 +104,4 @@ def test_a_videos_frames_follow_the_operators_cap():
     assert sides == {256: 256, 512: 256, 1024: 512, 2048: 1024, 4096: 2048}
     assert server_video_limits(1024).max_megapixel_steps == 300.0
     assert server_video_limits(2048).max_megapixel_steps == 1200.0
+    assert server_video_limits(256).max_megapixel_steps == 75.0
