@@ -60,6 +60,13 @@ MODEL_SEED = 0
 PICTURE_SHAPE = (160, 208)  # height, width
 
 
+def pytest_configure(config) -> None:
+    # `.ci/run` runs the suite in two passes: everything else on two processes
+    # (pytest-xdist), then these one at a time, alone on the machine.
+    config.addinivalue_line(
+        "markers", "ray: starts or uses a local Ray cluster (run in the one-at-a-time pass)")
+
+
 def _closed_port_url(path: str = "inception5h.zip") -> str:
     """A loopback URL on a port that was free a moment ago: connections are refused."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -45,6 +45,7 @@ def photos(tmp_path, picture_factory) -> Path:
 SMALL = ["--set", "max_side=96", "--set", "frames=2", "--set", "steps=1", "--set", "octaves=1"]
 
 
+@pytest.mark.ray  # its last part starts a local Ray: run in the suite's one-at-a-time pass
 def test_batch_dreams_a_folder_skips_bad_files_resumes_and_matches_two_workers(photos, tmp_path, model_dir):
     out = tmp_path / "dreams"
     done = dream_cli("batch", str(photos), "--out", str(out), "--preset", "Jellyfish (class neuron)",

@@ -19,6 +19,9 @@ from test_browser import browser, new_page  # noqa: F401 - the browser tests' fi
 
 pytest_plugins = ("app_fixtures",)
 pytest.importorskip("ray", reason="the worker pool needs Ray (requirements-ray.txt)")
+# Each test here starts or uses a local Ray cluster: they run in the suite's one-at-a-time
+# pass (`.ci/run`), never beside another cluster.
+pytestmark = pytest.mark.ray
 
 from dream.endpoints import ENDPOINTS  # noqa: E402
 from dream.model import resolve_model_files  # noqa: E402
