@@ -428,6 +428,9 @@ class Endpoint:
     # benchmarks/bench_endpoints.py on the full-size graph), for the tool descriptions.
     seconds_at_defaults: float = 0.0
     measured_on: str = "a photo fitted into 512 px"
+    # What a parameter means here when it differs from PARAMS' help (the API page and the
+    # MCP tool's description show it).
+    help_here: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def duration_hint(self) -> str:
@@ -507,7 +510,7 @@ class Endpoint:
                          f"file).{optional}")
         for name in self.params:
             param = PARAMS[name]
-            lines.append(f"    {name}: {param.help}{_range_hint(param)}")
+            lines.append(f"    {name}: {self.help_here.get(name, param.help)}{_range_hint(param)}")
         return "\n".join(lines)
 
 
@@ -798,7 +801,11 @@ ENDPOINTS: dict[str, Endpoint] = {
             + ("preserve_colors", "mix"),
             # Its steps are Deep Dream's (same objective and options), warmed up there.
             _prepare_video, _dream_label, warm_up=False, seconds_at_defaults=83,
-            measured_on="a 3 s clip of 36 frames at 384 px"),
+            measured_on="a 3 s clip of 36 frames at 384 px",
+            help_here={"max_side": (
+                f"Frames are shrunk so their longest side is this; a video's frames are at "
+                f"most {SERVER_VIDEO_LIMITS.max_side} px (a larger value dreams at "
+                f"{SERVER_VIDEO_LIMITS.max_side}); work grows with the pixels.")}),
         Endpoint(
             "fast_style_transfer",
             "Fast style transfer (Ghiasi et al. 2017, Magenta's arbitrary image stylisation "

@@ -105,3 +105,14 @@ def test_a_videos_frames_follow_the_operators_cap():
     assert server_video_limits(1024).max_megapixel_steps == 300.0
     assert server_video_limits(2048).max_megapixel_steps == 1200.0
     assert server_video_limits(256).max_megapixel_steps == 75.0
+
+
+def test_the_video_tool_says_how_large_its_frames_can_be():
+    # API and MCP callers read the size from the tool's description: for a video it is the
+    # frames' cap (half the image cap by default), not the pictures'.
+    from dream.endpoints import ENDPOINTS, SERVER_LIMITS, SERVER_VIDEO_LIMITS
+
+    video, image = ENDPOINTS["dream_video"].docstring(), ENDPOINTS["deep_dream"].docstring()
+    [line] = [line for line in video.splitlines() if line.strip().startswith("max_side:")]
+    assert f"a video's frames are at most {SERVER_VIDEO_LIMITS.max_side} px" in line
+    assert f"(at most {SERVER_LIMITS.max_side})" in image and "video" not in image
