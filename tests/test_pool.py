@@ -126,12 +126,19 @@ def test_a_request_on_the_pool_gives_what_it_gives_here(pool, models, picture_fa
     # bfloat16 (the zoom's and guided's "auto" on a CPU with bfloat16 units) rounds far more
     # coarsely, so its sums in another order differ visibly too (seen: 50 levels at most):
     # the same picture as well. With exact=True (float32) guided is held to equal pixels.
+    # Style transfer's Adam divides each pixel's step by the size of its gradient, so where
+    # that gradient is nearly zero a rounding difference moves the pixel a whole step one
+    # way or the other (seen once in many runs: 75 levels at most): it is held to "nearly
+    # every value within one level" (a wrong result differs everywhere).
     amplified = overrides.get("objective") == "class" or here.settings.get("precision") == "bfloat16"
+    other_threads = pool.cpus_per_worker != (os.cpu_count() or 1)
     for mine, theirs in zip([here.image, *here.frames], [there.image, *there.frames]):
         assert mine.shape == theirs.shape
         difference = np.abs(mine.astype(int) - theirs)
-        if amplified and pool.cpus_per_worker != (os.cpu_count() or 1):
+        if amplified and other_threads:
             assert difference.mean() < 8 and np.corrcoef(mine.ravel(), theirs.ravel())[0, 1] > 0.98
+        elif endpoint_name == "style_transfer" and other_threads:
+            assert (difference > 1).mean() < 0.01 and difference.mean() < 0.5
         else:
             assert difference.max() <= 1 and (mine != theirs).mean() < 1e-3
 
