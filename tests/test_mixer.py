@@ -162,14 +162,18 @@ def test_outside_the_painted_masks_nothing_changes(masked):
 
 
 def test_no_seam_at_tile_borders_inside_the_mask(masked):
-    # Tiles of ~100 px (300×400 cut at 128 px): the change along a tile border inside the
-    # painted region is no larger than elsewhere inside it (the roll moves the borders).
+    # Tiles of ~100 px (300×400 cut at 128 px): inside the painted region, the change along
+    # a tile border is no larger than on the rows a few pixels away (the roll moves the
+    # borders). A seam is a line: compared with the whole region instead, the picture's own
+    # content decides (a band of strong change around row 100 made that 1.97×, seamless).
+    # Measured here: about 1.0; a 5-level line along the borders would make it 1.5.
     photo, out, masks = masked
     change = np.abs(out - photo).mean(axis=2)
     inside = masks[:, :, 0] > 0.99
-    rows = np.zeros_like(inside)
-    rows[[99, 100, 199, 200]] = True
-    assert change[inside & rows].mean() < 2.0 * change[inside].mean()
+    border, near = np.zeros_like(inside), np.zeros_like(inside)
+    border[[99, 100, 199, 200]] = True
+    near[[93, 94, 95, 96, 103, 104, 105, 106, 193, 194, 195, 196, 203, 204, 205, 206]] = True
+    assert change[inside & border].mean() < 1.5 * change[inside & near].mean()
 
 
 def test_a_small_mask_dreams_as_strongly_as_the_whole_picture(engine, model, photo):
