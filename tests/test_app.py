@@ -607,7 +607,11 @@ def test_mcp_serves_each_technique_as_a_described_tool(app_url):
         assert tools[technique]["description"].startswith(ENDPOINTS[technique].description[:40])
         max_side = tools[technique]["inputSchema"]["properties"]["max_side"]
         assert {"type": "integer"} in max_side["anyOf"]  # or null: the default
-        assert max_side["description"].startswith(PARAMS["max_side"].help[:40])
+        # What max_side means there (a video's frames have a cap of their own).
+        meaning = ENDPOINTS[technique].help_here.get("max_side", PARAMS["max_side"].help)
+        assert max_side["description"].startswith(meaning[:40])
+    assert "a video's frames are at most" in tools["dream_video"]["inputSchema"]["properties"][
+        "max_side"]["description"]
 
 
 def test_each_request_writes_its_own_distinctly_named_files(picture):

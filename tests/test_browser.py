@@ -106,7 +106,7 @@ SAMPLER = """([imageId, statusId]) => {
   };
   const opacity = (e) => { let o = 1; for (; e; e = e.parentElement) o *= parseFloat(getComputedStyle(e).opacity); return o; };
   window.__samples = [];
-  window.__sampler = setInterval(() => {
+  const take = () => {
     const status = document.getElementById(statusId);
     const box = document.getElementById(imageId);
     const img = box && box.querySelector('img');
@@ -124,9 +124,19 @@ SAMPLER = """([imageId, statusId]) => {
       sample.visible = stack.includes(img) && sample.covers.length === 0 && opacity(img) >= 0.9;
     }
     window.__samples.push(sample);
-  }, 50);
+  };
+  // Every 50 ms, and at every change of the status or the picture: on a loaded machine
+  // the timer can starve for seconds, a change is still seen when the page makes it.
+  window.__sampler = setInterval(take, 50);
+  window.__observer = new MutationObserver(take);
+  for (const id of [imageId, statusId]) {
+    const element = document.getElementById(id);
+    if (element) window.__observer.observe(element, {subtree: true, childList: true,
+                                                     characterData: true, attributes: true});
+  }
 }"""
-STOP_SAMPLER = "() => { clearInterval(window.__sampler); return window.__samples; }"
+STOP_SAMPLER = """() => { clearInterval(window.__sampler); window.__observer.disconnect();
+                      return window.__samples; }"""
 
 
 # ----------------------------------------------------------------------------- fixtures

@@ -313,8 +313,9 @@ def test_stop_works_with_the_mixer_on(page, url):
 def test_confined_terms_leave_the_rest_exactly_and_the_gallery_restores_the_mix(page, url):
     """Every term confined (the main one red on the left, term 1 green above it): the
     right half and the bottom of the result are the photo's pixels, exactly; the painted
-    part dreamed. Then a run with the term turned off; a click on the first run's
-    thumbnail puts its term back in the mixer's row, and Dream then runs it again."""
+    part dreamed. Then another photo and back (a new photo clears the painting) and a run
+    with the term turned off; a click on the first run's thumbnail puts its term back in
+    the mixer's row and its strokes back on the photo, and Dream then runs it again."""
     open_page(page, url)
     open_tab(page, DD)
     pick_example(page, DD)
@@ -343,20 +344,35 @@ def test_confined_terms_leave_the_rest_exactly_and_the_gallery_restores_the_mix(
     assert (difference[:, :width // 2] > 2).sum() > 0.02 * height * width, "the painted part did not dream"
     shot(page, "artist-confined-final", full_page=True)
 
+    examples = page.locator(f"{DD.id('examples')} button.gallery-item, {DD.id('examples')} tr.tr-body")
+    shown = page.locator(f"{DD.id('input')} img")
+    for example in (1, 0):  # another photo (a clean canvas), then the first again, unpainted
+        before = shown.get_attribute("src")
+        examples.nth(example).click()
+        expect(shown).not_to_have_attribute("src", before)
     choose(page, term(DD, 1, "kind"), "Off")
     page.locator(DD.id("run")).click()
     thumbnails = page.locator(f"{DD.id('gallery')} button.thumbnail-item")
     expect(thumbnails).to_have_count(2, timeout=test_browser.RUN_TIMEOUT)
-    assert setting(settings(page, DD), "mix") == ["+1 × mixed4c"]
-    thumbnails.nth(1).click()  # newest first: the mixed run
+    used = settings(page, DD)
+    assert setting(used, "mix") == ["+1 × mixed4c"]
+    assert setting(used, "masked_terms") == [], "the painting outlived its photo"
+    thumbnails.nth(1).click()  # newest first: the mixed, painted run
     expect(page.locator(f"{term(DD, 1, 'kind')} input")).to_have_value("Whole layer")
     expect(page.locator(f"{term(DD, 1, 'layer')} input")).to_have_value(re.compile("^mixed3b"))
     used = settings(page, DD)
     assert setting(used, "mix") == ["+1 × mixed4c", "+0.5 × mixed3b"]
     assert "/tmp" not in used  # no server path in what the page shows
+    shot(page, "artist-restored-painting", full_page=True)
     page.locator(DD.id("run")).click()
     expect(thumbnails).to_have_count(3, timeout=test_browser.RUN_TIMEOUT)
-    assert setting(settings(page, DD), "mix") == ["+1 × mixed4c", "+0.5 × mixed3b"]
+    used = settings(page, DD)
+    assert setting(used, "mix") == ["+1 × mixed4c", "+0.5 × mixed3b"]
+    assert setting(used, "masked_terms") == ["+1 × mixed4c", "+0.5 × mixed3b"], \
+        "the gallery did not put the run's painting back"
+    again = fetch_png(page, expect_final_files(page, DD)[0])
+    moved = np.abs(again.astype(int) - photo.astype(int)).max(axis=2)
+    assert moved[:, width // 2:].max() == 0, "the restored painting dreamed where it was not painted"
 
 
 # ----------------------------------------------------------------------------- Fractal Zoom

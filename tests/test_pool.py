@@ -55,8 +55,12 @@ def request(endpoint_name: str, picture_factory, **overrides):
     endpoint = ENDPOINTS[endpoint_name]
     values = {**endpoint.defaults(), **{k: v for k, v in TINY.items() if k in endpoint.params},
               **overrides}
-    for image in endpoint.images:
-        values[image.name] = picture_factory(120, 160) if image.required else None
+    # Each image its own picture: a style transfer whose style image were its photo would
+    # start at its optimum, where the gradient is rounding noise that Adam's first step
+    # turns into whole steps (seen: 89 % of the values apart, with 1 thread against 2).
+    photo = picture_factory(120, 160)
+    for k, image in enumerate(endpoint.images):
+        values[image.name] = (photo if k == 0 else 255 - photo) if image.required else None
     return endpoint, endpoint.check(values)
 
 
@@ -128,8 +132,9 @@ def test_a_request_on_the_pool_gives_what_it_gives_here(pool, models, picture_fa
     # the same picture as well. With exact=True (float32) guided is held to equal pixels.
     # Style transfer's Adam divides each pixel's step by the size of its gradient, so where
     # that gradient is nearly zero a rounding difference moves the pixel a whole step one
-    # way or the other (seen once in many runs: 75 levels at most): it is held to "nearly
-    # every value within one level" (a wrong result differs everywhere).
+    # way or the other (measured: 1.5 % of the values more than one level apart, 3 levels
+    # at most): it is held to "nearly every value within a level, none far" (a wrong result
+    # differs everywhere).
     amplified = overrides.get("objective") == "class" or here.settings.get("precision") == "bfloat16"
     other_threads = pool.cpus_per_worker != (os.cpu_count() or 1)
     for mine, theirs in zip([here.image, *here.frames], [there.image, *there.frames]):
@@ -138,7 +143,7 @@ def test_a_request_on_the_pool_gives_what_it_gives_here(pool, models, picture_fa
         if amplified and other_threads:
             assert difference.mean() < 8 and np.corrcoef(mine.ravel(), theirs.ravel())[0, 1] > 0.98
         elif endpoint_name == "style_transfer" and other_threads:
-            assert (difference > 1).mean() < 0.01 and difference.mean() < 0.5
+            assert (difference > 1).mean() < 0.05 and difference.max() <= 8
         else:
             assert difference.max() <= 1 and (mine != theirs).mean() < 1e-3
 

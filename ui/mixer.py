@@ -55,6 +55,7 @@ class Mixer:
     mix: gr.JSON                          # the endpoint's `mix` (hidden)
     mask: gr.Image | None                 # the endpoint's `mask` (hidden)
     painting: gr.ImageEditor | None       # where the user paints
+    photo: gr.Image | None = None         # the tab's photo, the painting's background
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,12 +81,13 @@ class Mixer:
         return mix, painted_layers(values[5 * len(self.terms)])
 
     @property
-    def restore(self) -> tuple[list, Any]:
-        """(the rows' widgets, values → their updates): a gallery item sets the rows from
-        its `mix` (its painting is not restored: the editor keeps what it shows)."""
+    def restore(self) -> tuple:
+        """(outputs, (values, photo) → their updates, [photo]): a gallery item sets the rows
+        from its `mix`, and the painting from its `mask`, under the photo shown now (the
+        gallery keeps the photo; the painting is fitted to it)."""
         widgets = [w for term in self.terms for w in term.widgets]
 
-        def updates(values: dict) -> list:
+        def updates(values: dict, photo: Any) -> list:
             mix = list(values.get("mix") or ())
             out: list = []
             for k in range(len(self.terms)):
@@ -96,9 +98,12 @@ class Mixer:
                 out += [term.get("objective", "layer"), term.get("layer") or gr.skip(),
                         term.get("channel") if term.get("channel") is not None else gr.skip(),
                         term.get("class_name") or gr.skip(), term.get("weight", 1.0)]
+            if self.painting is not None:
+                out.append(_painting_on(photo, values.get("mask")))
             return out
 
-        return widgets, updates
+        outputs = widgets + ([self.painting] if self.painting is not None else [])
+        return outputs, updates, ([self.photo] if self.photo is not None else [])
 
     def wire(self, studio) -> None:
         for term in self.terms:
@@ -182,7 +187,7 @@ def build(prefix: str, model: dream.InceptionModel | None, photo: gr.Image | Non
         if photo is not None:
             mask = controls.photo("Mask painting", ids.element(prefix, "mask"), "mask",
                                   visible=False, format="png")
-    return Mixer(terms, mix, mask, painting)
+    return Mixer(terms, mix, mask, painting, photo)
 
 
 def _background(photo: str | None):
@@ -190,6 +195,18 @@ def _background(photo: str | None):
     if not photo:
         return None
     return {"background": photo, "layers": [], "composite": photo}
+
+
+def _painting_on(photo: str | None, mask: str | None) -> Any:
+    """The editor showing a run's painting (`mask`, the painted layers) over `photo`, the
+    layer fitted to it; a run without one gives a clean canvas."""
+    if not photo:
+        return gr.skip()
+    layers = []
+    if mask:
+        with Image.open(photo) as shown, Image.open(mask) as painted:
+            layers.append(np.asarray(painted.convert("RGBA").resize(shown.size, Image.NEAREST)))
+    return {"background": photo, "layers": layers, "composite": None}
 
 
 def _hex(colour: tuple[int, int, int]) -> str:

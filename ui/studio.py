@@ -304,8 +304,9 @@ class Studio:
         the button that starts it, when a panel serves two endpoints (default: the panel's).
         `before_run`: (fn, inputs, outputs) run first on a click, filling parameters from
         widgets that are not themselves parameters (the mixer's rows and painting);
-        `restore`: (outputs, fn(values) → their updates), what a gallery item sets besides
-        the parameters' own widgets (the mixer's rows, from its `mix`)."""
+        `restore`: (outputs, fn(values, shown) → their updates[, [input]]), what a gallery
+        item sets besides the parameters' own widgets (the mixer's rows from its `mix`, and
+        its painting from its `mask` under the photo `input` shows now)."""
         run = run or panel.run
         # In the endpoint's order (what the preset and gallery events return follows it).
         widgets = {**{name: widgets[name] for name in endpoint.params if name in widgets}, **widgets}
@@ -362,18 +363,21 @@ class Studio:
 
     def _wire_gallery(self, endpoint: Endpoint, panel: Panel, widgets: dict, extra: Any = None) -> None:
         names = list(widgets)
-        extra_outputs, extra_values = extra or ([], lambda values: [])
+        extra_outputs, extra_values, extra_inputs = (*extra, [])[:3] if extra else ([], None, [])
 
-        def restore(history: list, selected: gr.SelectData):
+        def restore(history: list, shown: Any, selected: gr.SelectData):
             if not history or selected is None or not 0 <= selected.index < len(history):
                 return [gr.skip()] * (len(names) + 6 + len(extra_outputs))
             entry = history[selected.index]
+            extra_updates = extra_values(entry["values"], shown) if extra_values else []
             return ([entry["values"].get(key, gr.skip()) for key in names]
                     + [entry["png"], entry["gif"], entry["mp4"],
                        [entry["png"], entry["gif"], entry["mp4"]], entry["settings"], entry["notes"]]
-                    + list(extra_values(entry["values"])))
+                    + list(extra_updates))
 
-        panel.gallery.select(restore, panel.history,
+        # `shown`: what the extra updates also need from the page (the photo, under which the
+        # painting goes back), or the history again when they need nothing.
+        panel.gallery.select(restore, [panel.history, *(extra_inputs[:1] or [panel.history])],
                              [*widgets.values(), panel.image, panel.gif, panel.video, panel.files,
                               panel.settings, panel.notes, *extra_outputs],
                              api_visibility="private", queue=False, show_progress="hidden")
