@@ -204,8 +204,11 @@ def _painting_on(photo: str | None, mask: str | None) -> Any:
         return gr.skip()
     layers = []
     if mask:
-        with Image.open(photo) as shown, Image.open(mask) as painted:
-            layers.append(np.asarray(painted.convert("RGBA").resize(shown.size, Image.NEAREST)))
+        try:
+            with Image.open(photo) as shown, Image.open(mask) as painted:
+                layers.append(np.asarray(painted.convert("RGBA").resize(shown.size, Image.NEAREST)))
+        except (OSError, ValueError):  # a file gone from the cache: the terms come back alone
+            layers = []
     return {"background": photo, "layers": layers, "composite": None}
 
 
