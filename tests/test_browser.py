@@ -45,6 +45,8 @@ RUN_TIMEOUT = int(PATIENCE_S * 1000)  # ms: a tiny run takes seconds, but the ma
 # ms: Stop shows its result 0.1–0.5 s after the click on a quiet machine (printed by the
 # test); the bound is only for a Stop that never arrives, whatever the machine's load.
 STOP_TIMEOUT = 120_000
+# ms: how long an action or an expectation waits for the page (each page's default).
+ACTION_TIMEOUT = 120_000
 # The preview must be what the eye sees while dreaming. An overlay painted over it (the
 # fault this catches) hides it in nearly every sample; a busy machine may catch Gradio
 # between two previews now and then, so half the samples is a wide margin.
@@ -168,7 +170,7 @@ def new_page(browser):
 
     def make(viewport: dict = DESKTOP):
         context = browser.new_context(viewport=viewport)
-        context.set_default_timeout(120_000)  # each action and expectation; see PATIENCE_S
+        context.set_default_timeout(ACTION_TIMEOUT)  # each action; `expect` below likewise
         contexts.append(context)
         return context.new_page()
 
@@ -186,8 +188,11 @@ def page(new_page):
 
 
 def expect(locator):
+    """Playwright's `expect` with the suite's patience: its own default is 5 s whatever the
+    context's timeout, which a loaded machine outlasts (a wait costs this only on failure)."""
     from playwright.sync_api import expect as playwright_expect
 
+    playwright_expect.set_options(timeout=ACTION_TIMEOUT)
     return playwright_expect(locator)
 
 
@@ -338,7 +343,10 @@ def test_preset_run_streams_a_visible_preview_and_ends_in_a_full_size_png(page, 
     # While it dreamed, the preview was the image the eye sees (no overlay, not faded),
     # it changed as the previews arrived, and its box kept its size.
     dreaming = [s for s in samples if s["status"].startswith("Dreaming: step")]
-    assert len(dreaming) >= 5, f"only {len(dreaming)} samples while dreaming: {samples[-3:]}"
+    # A short run on a fast machine dreams for about a second after its compile, and a
+    # loaded one starves the sampler's timer (seen: 4 samples in a run of 1 s): two samples
+    # suffice, as an overlay covers the preview in every one of them.
+    assert len(dreaming) >= 2, f"only {len(dreaming)} samples while dreaming: {samples[-3:]}"
     visible = sum(s["visible"] for s in dreaming) / len(dreaming)
     covered = [s["covers"] or "faded or outside the viewport" for s in dreaming if not s["visible"]]
     assert visible >= MIN_VISIBLE_SHARE, \

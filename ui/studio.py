@@ -304,7 +304,7 @@ class Studio:
         the button that starts it, when a panel serves two endpoints (default: the panel's).
         `before_run`: (fn, inputs, outputs) run first on a click, filling parameters from
         widgets that are not themselves parameters (the mixer's rows and painting);
-        `restore`: (outputs, fn(values, shown) → their updates[, [input]]), what a gallery
+        `restore`: (outputs, fn(values, shown) → their updates, [input] or []), what a gallery
         item sets besides the parameters' own widgets (the mixer's rows from its `mix`, and
         its painting from its `mask` under the photo `input` shows now)."""
         run = run or panel.run
@@ -363,7 +363,7 @@ class Studio:
 
     def _wire_gallery(self, endpoint: Endpoint, panel: Panel, widgets: dict, extra: Any = None) -> None:
         names = list(widgets)
-        extra_outputs, extra_values, extra_inputs = (*extra, [])[:3] if extra else ([], None, [])
+        extra_outputs, extra_values, extra_inputs = extra or ([], None, [])
 
         def restore(history: list, shown: Any, selected: gr.SelectData):
             if not history or selected is None or not 0 <= selected.index < len(history):
