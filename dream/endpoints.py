@@ -841,13 +841,16 @@ def save_files(result: DreamResult, stem: str | Path, values: Mapping[str, Any])
 WARM_UP_SIDE = 96
 
 
-def warm_up(model: Any, kind: str = "inception") -> None:
+def warm_up(model: Any, kind: str = "inception", stop: Callable[[], bool] = lambda: False) -> None:
     """Runs each endpoint that dreams with `kind`'s model once, tiny (see WARM_UP_SIDE); a
-    failure is logged and only costs the first user time."""
+    failure is logged and only costs the first user time. Ends early once `stop()` is true
+    (the process is exiting)."""
     picture = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, np.uint8)
     for endpoint in ENDPOINTS.values():
         if endpoint.model != kind or not endpoint.warm_up:
             continue
+        if stop():
+            return
         values = {**endpoint.defaults(), "frames": 1, "steps": 1, "octaves": 1}
         values.update({image.name: picture for image in endpoint.images if image.required})
         try:

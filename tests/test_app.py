@@ -688,6 +688,52 @@ def test_warm_up_compiles_the_default_steps(tmp_path, model_dir, small_photo):
     assert engine.trace_count == traced
 
 
+EXIT_WHILE_LOADING = """
+import sys, time
+import tensorflow as tf
+sys.path.insert(0, sys.argv[1])
+from ui.model_holder import ModelHolder
+
+def load_slowly(path):  # TensorFlow's C++ file calls, each releasing the GIL, for 3 s
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
+        tf.io.gfile.exists("/no/such/file")
+    return "a model"
+
+class SlowHolder(ModelHolder):
+    loader = staticmethod(load_slowly)
+
+holder = SlowHolder().start()
+time.sleep(0.5)
+print("exiting while the model loads:", holder.state)
+"""
+
+
+def test_a_process_exiting_while_a_model_loads_exits_cleanly(tmp_path):
+    """Without the wait at exit this aborted every time ("FATAL: exception not rethrown",
+    rc 134): Python ended the loader thread inside TensorFlow's C++ code."""
+    script = tmp_path / "exit_while_loading.py"
+    script.write_text(EXIT_WHILE_LOADING)
+    done = subprocess.run([sys.executable, str(script), str(ROOT)], capture_output=True, text=True,
+                          timeout=PATIENCE_S, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert "exiting while the model loads: loading" in done.stdout
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "FATAL" not in done.stderr
+
+
+def test_the_warm_up_stops_when_asked(model):
+    asked = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return True
+
+    engine = dream.engine_for(model)
+    traced = engine.trace_count
+    dream.endpoints.warm_up(model, "inception", stop=stop)
+    assert asked and engine.trace_count == traced  # nothing ran
+
+
 def test_app_starts_without_a_model_and_says_why(tmp_path, unreachable_url):
     """`python app.py` itself, with an empty DREAM_MODEL_DIR: it serves and explains."""
     empty = tmp_path / "no-model-here"

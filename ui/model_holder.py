@@ -3,9 +3,12 @@ and warmed up (its step functions compiled) before the first user waits for it."
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
+import time
+import weakref
 
 import dream
 from dream import atlas
@@ -19,6 +22,9 @@ MODEL_FILES = "inception5h.zip (tensorflow_inception_graph.pb and its label file
 FIX_HINT = (f"To fix it: download {MODEL_FILES} from {dream.model.MODEL_URL} on a machine with "
             "internet, then start the app with DREAM_MODEL_DIR=/path/to/inception5h.zip (or a "
             "folder holding the two files), or put it in place and press Retry.")
+
+# How long an exiting process waits for a model's loading or warm-up to leave TensorFlow.
+EXIT_PATIENCE_S = 20.0
 
 
 class ModelHolder:
@@ -40,6 +46,7 @@ class ModelHolder:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._exiting = threading.Event()
 
     # --- loading
 
@@ -49,6 +56,7 @@ class ModelHolder:
                 self._done.clear()
                 self._thread = threading.Thread(target=self._load, name="model-loader", daemon=True)
                 self._thread.start()
+                _STARTED.add(self)
         return self
 
     def load(self, timeout: float | None = None) -> "ModelHolder":
@@ -87,7 +95,7 @@ class ModelHolder:
             # The tabs' defaults stay compiled whatever else callers ask for (the model's
             # function cache evicts only what was built outside this block).
             with model.function_cache.pinning():
-                warm_up(model, self.kind)
+                warm_up(model, self.kind, stop=self._exiting.is_set)
             atlas.model_hash(model)  # the atlas's cache key: hashed once, before anyone waits
         finally:
             self.warming = False
@@ -132,6 +140,34 @@ class ModelHolder:
             return f"**Dreaming is unavailable: the model could not be loaded.** {self.error} {self.hint()}"
         return ("**Loading the inception5h model…** On the first start it is downloaded "
                 "(about 50 MB); this page updates when it is ready.")
+
+
+_STARTED: "weakref.WeakSet[ModelHolder]" = weakref.WeakSet()
+
+
+@atexit.register
+def _let_loaders_finish() -> None:
+    """Before Python finalises, the loaders still running get a moment to finish.
+
+    A daemon thread still inside one of TensorFlow's C++ calls when Python finalises is
+    ended (pthread_exit) as it takes the GIL back, and that unwinding stops at a noexcept
+    C++ frame: "FATAL: exception not rethrown", and the process aborts instead of exiting.
+    It happened when the fast style model's download failed (TensorFlow Hub deleting its
+    lock file) just as the app, or a test process, exited. Atexit handlers run before that
+    point, so the warm-up stops after the request it is on and the loaders are waited for
+    (at most EXIT_PATIENCE_S; a download hanging longer is left to its fate).
+    """
+    loading = [holder for holder in list(_STARTED)
+               if holder._thread is not None and holder._thread.is_alive()]
+    if not loading:
+        return
+    LOG.info("Waiting up to %.0f s for %s to finish loading…", EXIT_PATIENCE_S,
+             ", ".join(f"the {holder.kind} model" for holder in loading))
+    deadline = time.monotonic() + EXIT_PATIENCE_S
+    for holder in loading:
+        holder._exiting.set()
+    for holder in loading:
+        holder._thread.join(max(0.0, deadline - time.monotonic()))
 
 
 class StyleModelHolder(ModelHolder):
