@@ -162,7 +162,7 @@ def _let_loaders_finish() -> None:
     if not loading:
         return
     LOG.info("Waiting up to %.0f s for %s to finish loading…", EXIT_PATIENCE_S,
-             ", ".join(f"the {holder.kind} model" for holder in loading))
+             " and ".join(f"the {holder.kind} model" for holder in loading))
     deadline = time.monotonic() + EXIT_PATIENCE_S
     for holder in loading:
         holder._exiting.set()
