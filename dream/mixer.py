@@ -49,14 +49,17 @@ _TERM_KEYS = {"layer", "channel", "class_name", "class", "weight", "squared", "p
               "objective"}
 
 
-# The JSON schema of `mix`, for the API page and the MCP tools.
+# The JSON schema of `mix`, for the API page and the MCP tools. Its limits are in the
+# descriptions, as every parameter's are, not in "maximum" or "maxItems": the MCP SDK checks
+# those itself and answers "3 is greater than the maximum of 1" without naming the field,
+# where `check_mix` says "mix[0]: weight must be a number between -1 and 1 (got 3)".
 MIX_SCHEMA = {
-    "type": "array", "maxItems": MAX_MIXED,
+    "type": "array",
     "items": {"type": "object", "properties": {
         "layer": {"type": "string", "description": "A layer, e.g. mixed4a (a layer or channel term)."},
         "channel": {"type": "integer", "description": "A channel of the layer (a channel term)."},
         "class_name": {"type": "string", "description": "An ImageNet class (a class term)."},
-        "weight": {"type": "number", "minimum": -1, "maximum": 1,
+        "weight": {"type": "number",
                    "description": "Share of the step, -1 to 1; negative suppresses."}}},
 }
 

@@ -128,6 +128,14 @@ def test_no_tool_reads_a_server_file(app_url, photo_uri, tool, slot):
 def test_bad_values_are_named_for_agents_too(app_url, photo_uri):
     result = call(app_url, "deep_dream", {"image": photo_uri, **SMALL, "steps": 400})
     assert result.isError and "steps must be between 1 and 50 (got 400)" in texts(result)[0]
+    # A mix term's weight, and a mix of too many terms, are named too (not by the SDK's
+    # schema check, whose message names no field).
+    result = call(app_url, "deep_dream", {"image": photo_uri, **SMALL,
+                                          "mix": [{"layer": "mixed3b", "weight": 3}]})
+    assert result.isError and "mix[0]: weight must be a number between -1 and 1 (got 3)" in texts(result)[0]
+    result = call(app_url, "deep_dream", {"image": photo_uri, **SMALL,
+                                          "mix": [{"layer": "mixed3b"}] * 4})
+    assert result.isError and "at most 3 terms" in texts(result)[0]
 
 
 def test_channel_views_answer_agents_with_six_links(app_url):
