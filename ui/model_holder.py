@@ -46,7 +46,6 @@ class ModelHolder:
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._exiting = threading.Event()
 
     # --- loading
 
@@ -95,7 +94,7 @@ class ModelHolder:
             # The tabs' defaults stay compiled whatever else callers ask for (the model's
             # function cache evicts only what was built outside this block).
             with model.function_cache.pinning():
-                warm_up(model, self.kind, stop=self._exiting.is_set)
+                warm_up(model, self.kind, stop=_EXITING.is_set)
             atlas.model_hash(model)  # the atlas's cache key: hashed once, before anyone waits
         finally:
             self.warming = False
@@ -143,6 +142,7 @@ class ModelHolder:
 
 
 _STARTED: "weakref.WeakSet[ModelHolder]" = weakref.WeakSet()
+_EXITING = threading.Event()
 
 
 @atexit.register
@@ -157,6 +157,7 @@ def _let_loaders_finish() -> None:
     point, so the warm-up stops after the request it is on and the loaders are waited for
     (at most EXIT_PATIENCE_S; a download hanging longer is left to its fate).
     """
+    _EXITING.set()
     loading = [holder for holder in list(_STARTED)
                if holder._thread is not None and holder._thread.is_alive()]
     if not loading:
@@ -164,8 +165,6 @@ def _let_loaders_finish() -> None:
     LOG.info("Waiting up to %.0f s for %s to finish loading…", EXIT_PATIENCE_S,
              " and ".join(f"the {holder.kind} model" for holder in loading))
     deadline = time.monotonic() + EXIT_PATIENCE_S
-    for holder in loading:
-        holder._exiting.set()
     for holder in loading:
         holder._thread.join(max(0.0, deadline - time.monotonic()))
 
